@@ -1,0 +1,24 @@
+/*
+ * tpool: a bounded thread pool. Jobs run in submission order on N threads;
+ * the queue holds at most queue_max jobs, and tpool_submit blocks while it is
+ * full (back-pressure) or returns FLOE_EBUSY with tpool_try_submit.
+ * tpool_free waits for queued jobs to finish, then joins the threads.
+ */
+#ifndef FLOE_TPOOL_H
+#define FLOE_TPOOL_H
+
+#include <stddef.h>
+
+struct tpool;
+typedef void (*tpool_fn)(void *arg);
+
+/* NULL on failure to start threads. nthreads >= 1, queue_max >= 1. */
+struct tpool *tpool_new(const char *name, int nthreads, size_t queue_max);
+int tpool_submit(struct tpool *p, tpool_fn fn, void *arg);
+int tpool_try_submit(struct tpool *p, tpool_fn fn, void *arg);
+/* Waits until the queue is empty and no job runs. */
+void tpool_wait(struct tpool *p);
+/* Drains, joins and frees. Accepts NULL. */
+void tpool_free(struct tpool *p);
+
+#endif
