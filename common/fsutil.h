@@ -6,6 +6,8 @@
  * fsync it, rename over the target, fsync the directory. Fault points:
  * "fs.atomic.write", "fs.atomic.fsync", "fs.atomic.rename", "fs.atomic.dirsync".
  *
+ * The temp file is "<path>.tmp.<pid>.<n>" (a crash can leave one behind; it
+ * is safe to delete) and the new file gets mode 0644 minus the umask.
  * When a fault or error hits before the rename, the old file is untouched
  * and the temp file is removed. When only the final directory fsync fails,
  * the new content is already in place (but may not survive a power loss)
