@@ -690,6 +690,7 @@ static int apply_table_create(struct catalog *c, const json_t *rec, struct err *
 {
     struct fe_table *t = NULL;
     struct fe_tablet **tabs = NULL;
+    struct idmap seen = IDMAP_INIT;
     json_t *tablets;
     int r = table_from_json(c, rec, &t, "table_create", e);
     if (r < 0)
@@ -713,11 +714,11 @@ static int apply_table_create(struct catalog *c, const json_t *rec, struct err *
             r = err_set(e, FLOE_ECORRUPT, "table_create: tablet id %lld invalid or exists", (long long)tid);
             goto out;
         }
-        for (int32_t k = 0; k < b; k++)
-            if (tabs[k]->id == tid) {
-                r = err_set(e, FLOE_ECORRUPT, "table_create: duplicate tablet id %lld", (long long)tid);
-                goto out;
-            }
+        if (idmap_get(&seen, tid)) {
+            r = err_set(e, FLOE_ECORRUPT, "table_create: duplicate tablet id %lld", (long long)tid);
+            goto out;
+        }
+        idmap_put(&seen, tid, tabs);
         tabs[b] = xcalloc(1, sizeof(struct fe_tablet));
         tabs[b]->id = tid;
         tabs[b]->table_id = t->id;
@@ -741,6 +742,7 @@ out:
             tablet_free(tabs[b]);
     free(tabs);
     table_free(t);
+    idmap_release(&seen);
     return r;
 }
 
