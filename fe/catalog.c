@@ -725,6 +725,7 @@ static int apply_table_create(struct catalog *c, const json_t *rec, struct err *
         tabs[b]->bucket = b;
         if ((r = replicas_from_json(c, reps, tabs[b], "table_create", e)) < 0)
             goto out;
+        tabs[b]->version = t->version;
         for (int i = 0; i < tabs[b]->nreplicas; i++)
             tabs[b]->replicas[i].version = t->version;
     }
@@ -802,35 +803,48 @@ static bool id_in(const json_t *a, int64_t id)
     return false;
 }
 
+/* {table, txn, tablets: [[tablet, version], ...], lagging: [replica, ...]}: each
+ * listed tablet moves to its next version; its replicas move along unless
+ * they are listed as lagging (those are marked for repair). */
 static int apply_publish(struct catalog *c, const json_t *rec, struct err *e)
 {
-    int64_t table, txn, version;
-    json_t *lagging;
+    int64_t table, txn;
+    json_t *lagging, *tablets;
     if (fj_i64(rec, "table", &table, "publish", e) < 0 || fj_i64(rec, "txn", &txn, "publish", e) < 0 ||
-        fj_i64(rec, "version", &version, "publish", e) < 0 ||
+        fj_array(rec, "tablets", &tablets, "publish", e) < 0 ||
         fj_array(rec, "lagging", &lagging, "publish", e) < 0)
         return FLOE_ECORRUPT;
     struct fe_table *t = catalog_table(c, table);
     if (!t)
         return err_set(e, FLOE_ECORRUPT, "publish: unknown table %lld", (long long)table);
-    if (version != t->version + 1)
-        return err_set(e, FLOE_ECORRUPT, "publish: table '%s' version %lld after %lld", t->name,
-                       (long long)version, (long long)t->version);
-    t->version = version;
-    if (txn >= c->next_txn)
-        c->next_txn = txn + 1;
-    for (int32_t b = 0; b < t->buckets; b++) {
-        struct fe_tablet *tb = catalog_tablet(c, t->tablet_ids[b]);
-        for (int i = 0; tb && i < tb->nreplicas; i++) {
-            struct fe_replica *r = &tb->replicas[i];
+    size_t i;
+    json_t *tv;
+    json_array_foreach(tablets, i, tv) {
+        int64_t tid, v;
+        if (fj_at_i64(tv, 0, &tid, "publish", e) < 0 || fj_at_i64(tv, 1, &v, "publish", e) < 0)
+            return FLOE_ECORRUPT;
+        struct fe_tablet *tb = catalog_tablet(c, tid);
+        if (!tb || tb->table_id != table || v != tb->version + 1)
+            return err_set(e, FLOE_ECORRUPT, "publish: tablet %lld of table '%s': unknown or version %lld "
+                           "does not follow", (long long)tid, t->name, (long long)v);
+    }
+    json_array_foreach(tablets, i, tv) {
+        struct fe_tablet *tb = catalog_tablet(c, json_integer_value(json_array_get(tv, 0)));
+        int64_t v = json_integer_value(json_array_get(tv, 1));
+        tb->version = v;
+        for (int k = 0; k < tb->nreplicas; k++) {
+            struct fe_replica *r = &tb->replicas[k];
             if (id_in(lagging, r->id)) {
                 if (r->state == FE_REPLICA_NORMAL)
                     r->state = FE_REPLICA_LAGGING;
-            } else if (r->version == version - 1) {
-                r->version = version;
+            } else if (r->version == v - 1) {
+                r->version = v;
             }
         }
     }
+    t->version++;
+    if (txn >= c->next_txn)
+        c->next_txn = txn + 1;
     return 0;
 }
 
@@ -964,11 +978,10 @@ static int apply_cooldown_conf(struct catalog *c, const json_t *rec, struct err 
 
 static int apply_delete_confirm(struct catalog *c, const json_t *rec, struct err *e)
 {
-    int64_t tid, term;
-    const char *did;
+    int64_t tid, term, did;
     if (fj_i64(rec, "tablet", &tid, "delete_confirm", e) < 0 ||
         fj_i64(rec, "term", &term, "delete_confirm", e) < 0 ||
-        fj_str(rec, "delete_id", &did, "delete_confirm", e) < 0)
+        fj_i64(rec, "delete_id", &did, "delete_confirm", e) < 0)
         return FLOE_ECORRUPT;
     (void)c;
     /* an audit record: the tablet may be gone by the time it is replayed */
@@ -1078,8 +1091,9 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
         json_t *reps = json_array();
         for (int k = 0; k < t->nreplicas; k++)
             json_array_append_new(reps, catalog_replica_to_json(&t->replicas[k]));
-        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:o}", "k", "tablet", "id", (json_int_t)t->id,
-                                     "table", (json_int_t)t->table_id, "bucket", (int)t->bucket, "cr",
+        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:o}", "k", "tablet", "id", (json_int_t)t->id,
+                                     "table", (json_int_t)t->table_id, "bucket", (int)t->bucket, "version",
+                                     (json_int_t)t->version, "cr",
                                      (json_int_t)t->cooldown_replica_id, "term", (json_int_t)t->cooldown_term,
                                      "replicas", reps));
         count++;
@@ -1145,9 +1159,10 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         return 0;
     }
     if (strcmp(k, "tablet") == 0) {
-        int64_t id, table, bucket, cr, term;
+        int64_t id, table, bucket, cr, term, version;
         json_t *reps;
         if (fj_i64(j, "id", &id, ctx, e) < 0 || fj_i64(j, "table", &table, ctx, e) < 0 ||
+            fj_i64(j, "version", &version, ctx, e) < 0 ||
             fj_i64(j, "bucket", &bucket, ctx, e) < 0 || fj_i64(j, "cr", &cr, ctx, e) < 0 ||
             fj_i64(j, "term", &term, ctx, e) < 0 || fj_array(j, "replicas", &reps, ctx, e) < 0)
             return FLOE_ECORRUPT;
@@ -1159,6 +1174,7 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         tb->id = id;
         tb->table_id = table;
         tb->bucket = (int32_t)bucket;
+        tb->version = version;
         tb->cooldown_replica_id = cr;
         tb->cooldown_term = term;
         tb->push_needed = term > 0;

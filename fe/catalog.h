@@ -96,6 +96,7 @@ struct fe_tablet {
     int64_t id;
     int64_t table_id;
     int32_t bucket;
+    int64_t version;              /* visible version of this tablet */
     int64_t cooldown_replica_id;  /* 0 = none elected */
     int64_t cooldown_term;        /* 0 = never elected */
     bool push_needed;             /* soft: re-push the conf */
@@ -111,7 +112,7 @@ struct fe_table {
     int32_t buckets;
     int32_t replication;
     int64_t policy_id;            /* 0 = none */
-    int64_t version;              /* visible version, same for all its tablets */
+    int64_t version;              /* starts at 1, +1 per published load */
     int64_t created_ms;
     int64_t *tablet_ids;          /* buckets entries, index = bucket */
 };

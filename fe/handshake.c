@@ -74,11 +74,11 @@ enum hs_reason handshake_handle(struct fe_meta *m, const struct hs_request *rq, 
     enum hs_reason why = handshake_check(m, rq, now_ms);
     if (why == HS_CONFIRMED) {
         struct err e = { 0 };
-        json_t *rec = json_pack("{s:s,s:I,s:I,s:I,s:s}", "op", "delete_confirm", "tablet",
+        json_t *rec = json_pack("{s:s,s:I,s:I,s:I,s:I}", "op", "delete_confirm", "tablet",
                                 (json_int_t)rq->tablet_id, "replica", (json_int_t)rq->replica_id, "term",
-                                (json_int_t)rq->term, "delete_id", rq->delete_id ? rq->delete_id : "");
+                                (json_int_t)rq->term, "delete_id", (json_int_t)rq->delete_id);
         if (meta_commit(m, rec, &e) < 0) {
-            tlog_error(rq->tablet_id, "delete %s not confirmed: %s", rq->delete_id ? rq->delete_id : "", err_msg(&e));
+            tlog_error(rq->tablet_id, "delete %lld not confirmed: %s", (long long)rq->delete_id, err_msg(&e));
             why = HS_JOURNAL_FAILED;
         }
     }
@@ -89,9 +89,9 @@ enum hs_reason handshake_handle(struct fe_meta *m, const struct hs_request *rq, 
             st->refused[why]++;
     }
     if (why == HS_CONFIRMED)
-        tlog_info(rq->tablet_id, "delete %s confirmed for replica %lld term %lld", rq->delete_id ? rq->delete_id : "",
+        tlog_info(rq->tablet_id, "delete %lld confirmed for replica %lld term %lld", (long long)rq->delete_id,
                   (long long)rq->replica_id, (long long)rq->term);
     else
-        tlog_debug(rq->tablet_id, "delete %s refused: %s", rq->delete_id ? rq->delete_id : "", handshake_reason_name(why));
+        tlog_debug(rq->tablet_id, "delete %lld refused: %s", (long long)rq->delete_id, handshake_reason_name(why));
     return why;
 }

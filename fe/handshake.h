@@ -50,7 +50,7 @@ struct hs_request {
     int64_t term;
     int64_t cooldowned_version;
     const char *meta_id;         /* cooldown_meta_id */
-    const char *delete_id;
+    int64_t delete_id;
 };
 
 struct hs_stats {

@@ -250,6 +250,43 @@ int ops_table_drop(struct fe_meta *m, const char *name, struct err *e)
     return meta_commit(m, json_pack("{s:s,s:I}", "op", "table_drop", "id", (json_int_t)t->id), e);
 }
 
+int ops_txn_begin(struct fe_meta *m, int64_t table_id, int64_t *ret_txn, struct err *e)
+{
+    if (!catalog_table(&m->cat, table_id))
+        return err_set(e, FLOE_ENOTFOUND, "table %lld does not exist", (long long)table_id);
+    int64_t txn = m->cat.next_txn;
+    int r = meta_commit(m, json_pack("{s:s,s:I,s:I}", "op", "txn_begin", "txn", (json_int_t)txn, "table",
+                                     (json_int_t)table_id), e);
+    if (r == 0)
+        *ret_txn = txn;
+    return r;
+}
+
+int ops_publish(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
+                const int64_t *lagging, size_t nlag, int64_t *ret_versions, struct err *e)
+{
+    struct fe_table *t = catalog_table(&m->cat, table_id);
+    if (!t)
+        return err_set(e, FLOE_ENOTFOUND, "table %lld does not exist (dropped during the load?)",
+                       (long long)table_id);
+    json_t *tv = json_array(), *lag = json_array();
+    for (size_t i = 0; i < n; i++) {
+        struct fe_tablet *tb = catalog_tablet(&m->cat, tablets[i]);
+        if (!tb || tb->table_id != table_id) {
+            json_decref(tv);
+            json_decref(lag);
+            return err_set(e, FLOE_ENOTFOUND, "tablet %lld is not in table '%s'", (long long)tablets[i], t->name);
+        }
+        if (ret_versions)
+            ret_versions[i] = tb->version + 1;
+        json_array_append_new(tv, json_pack("[I,I]", (json_int_t)tb->id, (json_int_t)(tb->version + 1)));
+    }
+    for (size_t i = 0; i < nlag; i++)
+        json_array_append_new(lag, json_integer(lagging[i]));
+    return meta_commit(m, json_pack("{s:s,s:I,s:I,s:o,s:o}", "op", "publish", "table", (json_int_t)table_id,
+                                    "txn", (json_int_t)txn, "tablets", tv, "lagging", lag), e);
+}
+
 int ops_parse_duration_s(const char *text, int64_t *ret_s, struct err *e)
 {
     if (!text || !*text)

@@ -53,6 +53,15 @@ int ops_table_create(struct fe_meta *m, const struct ops_table_args *a, int64_t 
                      struct err *e);
 int ops_table_drop(struct fe_meta *m, const char *name, struct err *e);
 
+/* Journals a new transaction id for a load into table_id. */
+int ops_txn_begin(struct fe_meta *m, int64_t table_id, int64_t *ret_txn, struct err *e);
+
+/* Publishes txn: each of the n tablets moves to its next version (returned
+ * in ret_versions, may be NULL); replicas listed in lagging (nlag) stay
+ * behind and are marked lagging. */
+int ops_publish(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
+                const int64_t *lagging, size_t nlag, int64_t *ret_versions, struct err *e);
+
 /* Duration text "30s", "10m", "1h", "7d", "500ms"→refused (<1 s); bare numbers are seconds. */
 int ops_parse_duration_s(const char *text, int64_t *ret_s, struct err *e);
 /* "2026-12-01T00:00:00Z" to epoch seconds. */

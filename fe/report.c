@@ -103,7 +103,7 @@ int report_process(struct fe_meta *m, int64_t backend_id, const struct report_ta
     }
     for (size_t i = 0; i < n; i++) {
         const struct report_tablet *x = &rt[i];
-        if (!x->delete_id[0])
+        if (x->delete_id == 0)
             continue;
         struct hs_request rq = {
             .tablet_id = x->tablet_id, .replica_id = x->replica_id, .term = x->cooldown_term,
@@ -113,7 +113,8 @@ int report_process(struct fe_meta *m, int64_t backend_id, const struct report_ta
             continue;
         out->deletes = xrealloc(out->deletes, (out->ndeletes + 1) * sizeof(*out->deletes));
         out->deletes[out->ndeletes].tablet_id = x->tablet_id;
-        memcpy(out->deletes[out->ndeletes].delete_id, x->delete_id, UUID_STR_LEN);
+        out->deletes[out->ndeletes].delete_id = x->delete_id;
+        out->deletes[out->ndeletes].term = x->cooldown_term;
         out->ndeletes++;
     }
 out:

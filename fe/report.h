@@ -37,7 +37,7 @@ struct report_tablet {
     int64_t remote_bytes;
     bool bad;
     char meta_id[UUID_STR_LEN];    /* "" when none */
-    char delete_id[UUID_STR_LEN];  /* "" when no candidate set */
+    int64_t delete_id;             /* 0 when no candidate set */
 };
 
 struct report_drop {
@@ -47,7 +47,8 @@ struct report_drop {
 
 struct report_delete {
     int64_t tablet_id;
-    char delete_id[UUID_STR_LEN];
+    int64_t delete_id;
+    int64_t term;
 };
 
 struct report_result {

@@ -222,6 +222,50 @@ START_TEST(durations_and_datetimes)
 }
 END_TEST
 
+START_TEST(publish_versions_and_laggards)
+{
+    struct fe_meta *m = fx_open(dir);
+    fx_backends(m, 3);
+    struct fe_table *t = fx_table(m, "a", 2, 3, NULL);
+    struct fe_tablet *t0 = fx_tablet(m, t, 0), *t1 = fx_tablet(m, t, 1);
+    struct err e = { 0 };
+    int64_t txn, txn2;
+    ck_assert_int_eq(ops_txn_begin(m, t->id, &txn, &e), 0);
+    ck_assert_int_eq(ops_txn_begin(m, t->id, &txn2, &e), 0);
+    ck_assert_int_gt(txn2, txn);
+    int64_t lag = t0->replicas[2].id, v[1];
+    ck_assert_int_eq(ops_publish(m, t->id, txn, &t0->id, 1, &lag, 1, v, &e), 0);
+    ck_assert_int_eq(v[0], 2);
+    ck_assert_int_eq(t0->version, 2);
+    ck_assert_int_eq(t1->version, 1);  /* no rows for it: untouched */
+    ck_assert_int_eq(t0->replicas[0].version, 2);
+    ck_assert_int_eq(t0->replicas[2].version, 1);
+    ck_assert_int_eq(t0->replicas[2].state, FE_REPLICA_LAGGING);
+    ck_assert_int_eq(t->version, 2);
+    /* a tablet of another table is refused, nothing journaled */
+    struct fe_table *o = fx_table(m, "b", 1, 3, NULL);
+    int64_t seq = m->cat.last_seq;
+    ck_assert_int_eq(ops_publish(m, t->id, txn2, &o->tablet_ids[0], 1, NULL, 0, NULL, &e), FLOE_ENOTFOUND);
+    ck_assert_int_eq(m->cat.last_seq, seq);
+    int64_t id0 = t0->id;
+    meta_close(m);
+    m = fx_open(dir);
+    struct fe_tablet *r0 = catalog_tablet(&m->cat, id0);
+    ck_assert_int_eq(r0->version, 2);
+    ck_assert_int_eq(r0->replicas[2].state, FE_REPLICA_LAGGING);
+    ck_assert_int_gt(m->cat.next_txn, txn2);  /* txn ids are never reused */
+    /* same after a checkpoint */
+    ck_assert_int_eq(meta_checkpoint(m, &e), 0);
+    meta_close(m);
+    m = fx_open(dir);
+    r0 = catalog_tablet(&m->cat, id0);
+    ck_assert_int_eq(r0->version, 2);
+    ck_assert_int_eq(r0->replicas[0].version, 2);
+    ck_assert_int_gt(m->cat.next_txn, txn2);
+    meta_close(m);
+}
+END_TEST
+
 START_TEST(idmap_many)
 {
     struct idmap m = IDMAP_INIT;
@@ -249,6 +293,7 @@ int main(void)
     tcase_add_test(tc, ops_reject_bad_input);
     tcase_add_test(tc, register_keeps_ids);
     tcase_add_test(tc, durations_and_datetimes);
+    tcase_add_test(tc, publish_versions_and_laggards);
     tcase_add_test(tc, idmap_many);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

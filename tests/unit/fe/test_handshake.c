@@ -9,7 +9,7 @@ static char *dir;
 static struct fe_meta *m;
 static struct fe_tablet *tb;
 static const char *META = "0d7c1b0e-8f7a-4c49-9d43-3f1f5e8e2a11";
-static const char *DEL = "5b8e2f4c-1a2b-4c3d-8e9f-0a1b2c3d4e5f";
+static const int64_t DEL = 77001;
 
 /* every replica reports the conf, META and cooldowned version 4 */
 static void all_report(int64_t now)
@@ -75,7 +75,7 @@ START_TEST(confirm_is_journaled)
     struct err e = { 0 };
     ck_assert_int_eq(fs_read_file(jp, &b, 1 << 20, &e), 0);
     ck_assert_ptr_nonnull(strstr(buf_cstr(&b), "\"op\":\"delete_confirm\""));
-    ck_assert_ptr_nonnull(strstr(buf_cstr(&b), DEL));
+    ck_assert_ptr_nonnull(strstr(buf_cstr(&b), "\"delete_id\":77001"));
     buf_release(&b);
     free(jp);
     m = fx_open(dir);
@@ -219,13 +219,14 @@ START_TEST(report_runs_handshake)
     rt.cooldown_term = tb->cooldown_term;
     rt.cooldowned_version = 4;
     snprintf(rt.meta_id, sizeof(rt.meta_id), "%s", META);
-    snprintf(rt.delete_id, sizeof(rt.delete_id), "%s", DEL);
+    rt.delete_id = DEL;
     struct report_result res = { 0 };
     struct hs_stats st = { 0 };
     struct err e = { 0 };
     ck_assert_int_eq(report_process(m, cr->backend_id, &rt, 1, FX_NOW, &res, &st, &e), 0);
     ck_assert_uint_eq(res.ndeletes, 1);
-    ck_assert_str_eq(res.deletes[0].delete_id, DEL);
+    ck_assert_int_eq(res.deletes[0].delete_id, DEL);
+    ck_assert_int_eq(res.deletes[0].term, tb->cooldown_term);
     ck_assert_int_eq(st.confirmed, 1);
     report_result_release(&res);
     /* a follower with a different meta: refused, nothing to send */
