@@ -1,0 +1,289 @@
+/*
+ * compaction: merges contiguous local rowsets into one.
+ *
+ * Cumulative: the first run of at least cumulative_min_rowsets consecutive
+ * small rowsets after the base. Base: the base rowset and everything local
+ * that follows it, once there are base_min_rowsets rowsets. Merging reads
+ * the inputs with the scan code (so the unique model keeps only the newest
+ * row of each key), writes a new rowset covering the union of the version
+ * ranges, then swaps it in on the tablet's worker, re-checking that the
+ * inputs are still there and still allowed (cooldown may have moved them).
+ * The inputs' files go when the last snapshot using them is released.
+ */
+#define LOG_MODULE "compaction"
+#include "engine_int.h"
+
+#include "err.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "log.h"
+#include "scan.h"
+#include "segment_writer.h"
+#include "tpool.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COMPACTION_SEGMENT_ROWS 4000000ull
+
+static bool allowed(struct engine *eng, const struct version *v, const struct rowset *rs)
+{
+    if (!rowset_is_local(rs))
+        return false;
+    compaction_filter_cb cb;
+    void *ctx;
+    pthread_mutex_lock(&eng->mu);
+    cb = eng->filter;
+    ctx = eng->filter_ctx;
+    pthread_mutex_unlock(&eng->mu);
+    return !cb || cb(ctx, v, rs);
+}
+
+static bool pick(struct engine *eng, const struct version *v, enum compaction_kind kind, size_t *from, size_t *to)
+{
+    const struct engine_opts *o = &eng->opts;
+    if (kind == COMPACTION_BASE) {
+        size_t k = 0;
+        while (k < v->nrowsets && allowed(eng, v, v->rowsets[k]))
+            k++;
+        if (k < 2)
+            return false;
+        /* the base absorbs the rest when there are many rowsets or the rest grew large next to it */
+        uint64_t rest = 0;
+        for (size_t i = 1; i < k; i++)
+            rest += v->rowsets[i]->data_size;
+        if (k < (size_t)o->base_min_rowsets && rest * 100 < v->rowsets[0]->data_size * (uint64_t)o->base_size_ratio_pct)
+            return false;
+        *from = 0;
+        *to = k - 1;
+        return true;
+    }
+    size_t i = 1;
+    while (i < v->nrowsets) {
+        size_t j = i;
+        while (j < v->nrowsets && v->rowsets[j]->data_size <= o->cumulative_max_bytes &&
+               allowed(eng, v, v->rowsets[j]) && j - i < (size_t)o->cumulative_max_rowsets)
+            j++;
+        if (j - i >= (size_t)o->cumulative_min_rowsets && j - i >= 2) {
+            *from = i;
+            *to = j - 1;
+            return true;
+        }
+        i = j + 1;
+    }
+    return false;
+}
+
+struct swap_ctx {
+    char (*ids)[UUID_STR_LEN];
+    size_t n;
+    struct rowset *out;
+};
+
+static int swap_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    struct swap_ctx *c = arg;
+    const struct version *v = t->cur;
+    ssize_t at = version_find_rowset(v, c->ids[0]);
+    if (at < 0 || (size_t)at + c->n > v->nrowsets)
+        return err_set(e, FLOE_EBUSY, "tablet %lld: compaction inputs changed meanwhile", (long long)t->id);
+    for (size_t i = 0; i < c->n; i++) {
+        const struct rowset *rs = v->rowsets[(size_t)at + i];
+        if (strcmp(rs->id, c->ids[i]) != 0 || !allowed(t->eng, v, rs))
+            return err_set(e, FLOE_EBUSY, "tablet %lld: compaction inputs changed meanwhile", (long long)t->id);
+    }
+    int r = FAULT_POINT("compaction.swap");
+    if (r < 0)
+        return err_set(e, r, "tablet %lld: injected compaction swap fault", (long long)t->id);
+    struct version *nv = version_copy(v);
+    version_replace_rowsets(nv, (size_t)at, c->n, &c->out, 1);
+    if ((r = version_check(nv, e)) < 0 || (r = tablet_save_meta(t, nv, TXN_NONE, NULL, NULL, e)) < 0) {
+        version_unref(nv);
+        return r;
+    }
+    FAULT_POINT("compaction.swap.after_save");
+    tablet_swap(t, nv);
+    return 0;
+}
+
+static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t from, size_t to, struct err *e)
+{
+    size_t n = to - from + 1;
+    struct rowset **in = v->rowsets + from;
+    char id[UUID_STR_LEN];
+    int r = uuid_new_str(id);
+    if (r < 0)
+        return err_errno(e, -r, "uuid");
+    struct scan_opts so = { .version = -1, .limit = -1, .batch_rows = 65536 };
+    struct scan *sc = NULL;
+    struct column_batch b = { 0 };
+    struct rowset_segment *segs = NULL;
+    int nsegs = 0;
+    struct segment_writer *w = NULL;
+    int64_t newest = 0;
+    uint64_t in_rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i]->newest_write_ms > newest)
+            newest = in[i]->newest_write_ms;
+        in_rows += in[i]->num_rows;
+    }
+    if ((r = scan_open_rowsets(v->schema, in, n, &so, &sc, e)) < 0)
+        goto out;
+    scan_init_batch(sc, &b);
+    bool eof = false;
+    while (!eof) {
+        if ((r = scan_next(sc, &b, &eof, e)) < 0)
+            goto out;
+        size_t done = 0;
+        while (done < b.nrows) {
+            if (!w) {
+                char *p = xasprintf("%s/%s_%d.dat", t->data_dir, id, nsegs);
+                r = segment_writer_open(p, v->schema, &w, e);
+                free(p);
+                if (r < 0)
+                    goto out;
+            }
+            uint64_t room = COMPACTION_SEGMENT_ROWS - segment_writer_rows(w);
+            size_t k = b.nrows - done < room ? b.nrows - done : (size_t)room;
+            if ((r = segment_writer_add(w, &b, done, k, e)) < 0)
+                goto out;
+            done += k;
+            if (segment_writer_rows(w) >= COMPACTION_SEGMENT_ROWS) {
+                struct segment_stats st;
+                if ((r = segment_writer_finish(w, &st, e)) < 0)
+                    goto out;
+                segment_writer_free(w);
+                w = NULL;
+                segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
+                segs[nsegs].size = st.size;
+                segs[nsegs].rows = st.rows;
+                nsegs++;
+            }
+        }
+    }
+    if (w) {
+        struct segment_stats st;
+        if ((r = segment_writer_finish(w, &st, e)) < 0)
+            goto out;
+        segment_writer_free(w);
+        w = NULL;
+        segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
+        segs[nsegs].size = st.size;
+        segs[nsegs].rows = st.rows;
+        nsegs++;
+    }
+    if ((r = fs_fsync_dir(t->data_dir, e)) < 0)
+        goto out;
+    struct swap_ctx c;
+    c.n = n;
+    c.ids = xcalloc(n, sizeof(*c.ids));
+    for (size_t i = 0; i < n; i++)
+        memcpy(c.ids[i], in[i]->id, UUID_STR_LEN);
+    c.out = rowset_new(id, t->id, in[0]->start, in[n - 1]->end, segs, nsegs, newest, NULL, t->data_dir);
+    uint64_t out_rows = c.out->num_rows;
+    r = engine_tablet_exec(eng, t->id, swap_on_worker, &c, e);
+    rowset_unref(c.out);
+    free(c.ids);
+    if (r == 0)
+        tlog_info(t->id, "compacted %zu rowsets [%lld,%lld]: %llu rows -> %llu", n, (long long)in[0]->start,
+                  (long long)in[n - 1]->end, (unsigned long long)in_rows, (unsigned long long)out_rows);
+out:
+    segment_writer_free(w);
+    if (r < 0)
+        rowset_delete_local_files(t->data_dir, id, nsegs);
+    free(segs);
+    column_batch_release(&b);
+    scan_free(sc);
+    return r;
+}
+
+static int run(struct engine *eng, int64_t tablet_id, enum compaction_kind kind, bool range, size_t from, size_t to,
+               bool *ret_done, struct err *e)
+{
+    if (ret_done)
+        *ret_done = false;
+    struct tablet *t = engine_get_tablet(eng, tablet_id);
+    if (!t)
+        return err_set(e, FLOE_ENOTFOUND, "tablet %lld not found", (long long)tablet_id);
+    int r = 0;
+    int expect = 0;
+    if (t->bad) {
+        r = err_set(e, FLOE_EBADSTATE, "tablet %lld is bad: %s", (long long)tablet_id, t->reason);
+        goto out;
+    }
+    if (!__atomic_compare_exchange_n(&t->compacting, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        r = err_set(e, FLOE_EBUSY, "tablet %lld: a compaction is already running", (long long)tablet_id);
+        goto out;
+    }
+    struct version *v = tablet_snapshot(t);
+    if (!v) {
+        r = err_set(e, FLOE_ENOTFOUND, "tablet %lld was dropped", (long long)tablet_id);
+    } else if (range) {
+        if (from > to || to >= v->nrowsets) {
+            r = err_set(e, FLOE_EBADINPUT, "tablet %lld: rowset range [%zu,%zu] of %zu", (long long)tablet_id, from,
+                        to, v->nrowsets);
+        } else {
+            for (size_t i = from; i <= to && r == 0; i++)
+                if (!allowed(eng, v, v->rowsets[i]))
+                    r = err_set(e, FLOE_EBUSY, "tablet %lld: rowset %s may not be compacted", (long long)tablet_id,
+                                v->rowsets[i]->id);
+            if (r == 0 && (r = merge(eng, t, v, from, to, e)) == 0 && ret_done)
+                *ret_done = true;
+        }
+    } else if (pick(eng, v, kind, &from, &to)) {
+        if ((r = merge(eng, t, v, from, to, e)) == 0 && ret_done)
+            *ret_done = true;
+    }
+    version_unref(v);
+    __atomic_store_n(&t->compacting, 0, __ATOMIC_RELEASE);
+out:
+    tablet_unref(t);
+    return r;
+}
+
+int engine_compact(struct engine *eng, int64_t tablet_id, enum compaction_kind kind, bool *ret_done, struct err *e)
+{
+    return run(eng, tablet_id, kind, false, 0, 0, ret_done, e);
+}
+
+int engine_compact_range(struct engine *eng, int64_t tablet_id, size_t from, size_t to, struct err *e)
+{
+    return run(eng, tablet_id, COMPACTION_CUMULATIVE, true, from, to, NULL, e);
+}
+
+struct job {
+    struct engine *eng;
+    int64_t id;
+};
+
+static void job_main(void *arg)
+{
+    struct job *j = arg;
+    struct err e = { 0 };
+    bool done = false;
+    if (engine_compact(j->eng, j->id, COMPACTION_CUMULATIVE, &done, &e) < 0 && e.code != FLOE_EBUSY)
+        tlog_warn(j->id, "cumulative compaction: %s", err_msg(&e));
+    if (!done && engine_compact(j->eng, j->id, COMPACTION_BASE, &done, &e) < 0 && e.code != FLOE_EBUSY)
+        tlog_warn(j->id, "base compaction: %s", err_msg(&e));
+    free(j);
+}
+
+void compaction_schedule_tablet(struct engine *eng, struct tablet *t)
+{
+    if (t->bad || t->dropped || __atomic_load_n(&t->compacting, __ATOMIC_ACQUIRE))
+        return;
+    struct version *v = tablet_snapshot(t);
+    if (!v)
+        return;
+    size_t a, b;
+    bool want = pick(eng, v, COMPACTION_CUMULATIVE, &a, &b) || pick(eng, v, COMPACTION_BASE, &a, &b);
+    version_unref(v);
+    if (!want)
+        return;
+    struct job *j = xcalloc(1, sizeof(*j));
+    j->eng = eng;
+    j->id = t->id;
+    if (tpool_try_submit(eng->cpool, job_main, j) < 0)
+        free(j);
+}

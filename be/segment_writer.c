@@ -1,0 +1,341 @@
+/* segment_writer: block buffering, page encoding and the footer. */
+#include "segment_writer.h"
+
+#include "buf.h"
+#include "crc32c.h"
+#include "err.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "segment_format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define WRITE_FLUSH (1u << 20)
+#define ZSTD_LEVEL 1
+
+struct segment_writer {
+    char *path;
+    int fd;
+    bool finished;
+    struct schema *schema;
+    struct column_batch cur;     /* the block being filled */
+    uint64_t rows;
+    uint64_t off;                /* file offset of out's first byte */
+    struct buf out;              /* bytes not yet written */
+    struct buf footer_blocks;    /* encoded block index so far */
+    uint32_t nblocks;
+    struct buf raw, comp;
+    ZSTD_CCtx *cctx;
+};
+
+int segment_writer_open(const char *path, struct schema *s, struct segment_writer **ret, struct err *e)
+{
+    *ret = NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_errno(e, errno, "create segment %s", path);
+    struct segment_writer *w = xcalloc(1, sizeof(*w));
+    w->path = xstrdup(path);
+    w->fd = fd;
+    w->schema = schema_ref(s);
+    column_batch_init_schema(&w->cur, s, NULL, 0);
+    w->cctx = ZSTD_createCCtx();
+    if (!w->cctx) {
+        segment_writer_free(w);
+        return err_set(e, FLOE_EINTERNAL, "segment %s: cannot create a zstd context", path);
+    }
+    *ret = w;
+    return 0;
+}
+
+static int flush_out(struct segment_writer *w, struct err *e)
+{
+    if (w->out.len == 0)
+        return 0;
+    int r = fs_write_full(w->fd, w->out.data, w->out.len);
+    if (r < 0)
+        return err_errno(e, -r, "write segment %s", w->path);
+    w->off += w->out.len;
+    buf_reset(&w->out);
+    return 0;
+}
+
+/* Encodes column c of the current block into w->raw and its zone map. */
+static void encode_page(struct segment_writer *w, int c, struct zone_map *zm)
+{
+    const struct column_vec *v = &w->cur.cols[c];
+    size_t n = w->cur.nrows;
+    struct buf *raw = &w->raw;
+    buf_reset(raw);
+    memset(zm, 0, sizeof(*zm));
+    zm->nrows = (uint32_t)n;
+    uint32_t nulls = 0;
+    if (v->nulls)
+        for (size_t i = 0; i < n; i++)
+            nulls += v->nulls[i];
+    zm->null_count = nulls;
+    buf_putc(raw, nulls ? SEGMENT_PAGE_HAS_NULLS : 0);
+    if (nulls) {
+        size_t nb = (n + 7) / 8;
+        buf_grow(raw, nb);
+        uint8_t *bm = (uint8_t *)raw->data + raw->len;
+        memset(bm, 0, nb);
+        for (size_t i = 0; i < n; i++)
+            if (v->nulls[i])
+                bm[i >> 3] |= (uint8_t)(1u << (i & 7));
+        buf_setlen(raw, raw->len + nb);
+    }
+    bool any = false, nan = false;
+    if (v->type == COL_STRING) {
+        buf_grow(raw, 4 * (n + 1));
+        uint32_t base = v->offs[0];
+        for (size_t i = 0; i <= n; i++)
+            buf_put_u32le(raw, v->offs[i] - base);
+        buf_append(raw, buf_cstr(&v->str) + base, v->offs[n] - base);
+        for (size_t i = 0; i < n; i++) {
+            if (column_vec_is_null(v, i))
+                continue;
+            size_t len;
+            const char *s = column_vec_str(v, i, &len);
+            if (!any) {
+                zm->smin = zm->smax = s;
+                zm->sminlen = zm->smaxlen = (uint32_t)len;
+                any = true;
+                continue;
+            }
+            size_t m = len < zm->sminlen ? len : zm->sminlen;
+            int cmp = memcmp(s, zm->smin, m);
+            if (cmp < 0 || (cmp == 0 && len < zm->sminlen)) {
+                zm->smin = s;
+                zm->sminlen = (uint32_t)len;
+            }
+            m = len < zm->smaxlen ? len : zm->smaxlen;
+            cmp = memcmp(s, zm->smax, m);
+            if (cmp > 0 || (cmp == 0 && len > zm->smaxlen)) {
+                zm->smax = s;
+                zm->smaxlen = (uint32_t)len;
+            }
+        }
+    } else {
+        size_t wdt = col_type_width(v->type);
+        buf_append(raw, v->data, n * wdt);
+        if (v->type == COL_DOUBLE) {
+            const double *d = v->data;
+            for (size_t i = 0; i < n; i++) {
+                if (column_vec_is_null(v, i))
+                    continue;
+                if (isnan(d[i])) {
+                    nan = true;
+                    continue;
+                }
+                if (!any) {
+                    zm->dmin = zm->dmax = d[i];
+                    any = true;
+                } else {
+                    if (d[i] < zm->dmin) zm->dmin = d[i];
+                    if (d[i] > zm->dmax) zm->dmax = d[i];
+                }
+            }
+        } else if (v->type == COL_INT64 || v->type == COL_TIMESTAMP) {
+            const int64_t *d = v->data;
+            int64_t mn = INT64_MAX, mx = INT64_MIN;
+            if (!v->nulls) {
+                for (size_t i = 0; i < n; i++) {
+                    mn = d[i] < mn ? d[i] : mn;
+                    mx = d[i] > mx ? d[i] : mx;
+                }
+                any = n > 0;
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    if (v->nulls[i])
+                        continue;
+                    mn = d[i] < mn ? d[i] : mn;
+                    mx = d[i] > mx ? d[i] : mx;
+                    any = true;
+                }
+            }
+            zm->imin = mn;
+            zm->imax = mx;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (column_vec_is_null(v, i))
+                    continue;
+                int64_t x = column_vec_int(v, i);
+                if (!any) {
+                    zm->imin = zm->imax = x;
+                    any = true;
+                } else {
+                    if (x < zm->imin) zm->imin = x;
+                    if (x > zm->imax) zm->imax = x;
+                }
+            }
+        }
+    }
+    zm->has_minmax = any && !nan;
+}
+
+static int flush_block(struct segment_writer *w, struct err *e)
+{
+    if (w->cur.nrows == 0)
+        return 0;
+    int r = FAULT_POINT("segment.write");
+    if (r < 0)
+        return err_set(e, r, "segment %s: injected write fault", w->path);
+    struct buf *fb = &w->footer_blocks;
+    buf_put_u32le(fb, (uint32_t)w->cur.nrows);
+    for (int c = 0; c < w->schema->ncols; c++) {
+        struct zone_map zm;
+        encode_page(w, c, &zm);
+        size_t bound = ZSTD_compressBound(w->raw.len);
+        buf_reset(&w->comp);
+        buf_grow(&w->comp, bound);
+        size_t clen = ZSTD_compressCCtx(w->cctx, w->comp.data, bound, w->raw.data, w->raw.len, ZSTD_LEVEL);
+        if (ZSTD_isError(clen))
+            return err_set(e, FLOE_EINTERNAL, "segment %s: zstd: %s", w->path, ZSTD_getErrorName(clen));
+        uint32_t crc = crc32c(0, w->comp.data, clen);
+        buf_put_u64le(fb, w->off + w->out.len);
+        buf_put_u32le(fb, (uint32_t)clen);
+        buf_put_u32le(fb, (uint32_t)w->raw.len);
+        buf_put_u32le(fb, crc);
+        buf_put_u32le(fb, zm.null_count);
+        buf_putc(fb, zm.has_minmax ? 1 : 0);
+        if (zm.has_minmax) {
+            if (w->schema->cols[c].type == COL_STRING) {
+                buf_put_u32le(fb, zm.sminlen);
+                buf_append(fb, zm.smin, zm.sminlen);
+                buf_put_u32le(fb, zm.smaxlen);
+                buf_append(fb, zm.smax, zm.smaxlen);
+            } else if (w->schema->cols[c].type == COL_DOUBLE) {
+                uint64_t a, b;
+                memcpy(&a, &zm.dmin, 8);
+                memcpy(&b, &zm.dmax, 8);
+                buf_put_u64le(fb, a);
+                buf_put_u64le(fb, b);
+            } else {
+                buf_put_u64le(fb, (uint64_t)zm.imin);
+                buf_put_u64le(fb, (uint64_t)zm.imax);
+            }
+        }
+        buf_append(&w->out, w->comp.data, clen);
+    }
+    w->nblocks++;
+    column_batch_clear(&w->cur);
+    if (w->out.len >= WRITE_FLUSH)
+        return flush_out(w, e);
+    return 0;
+}
+
+static size_t block_raw_max(const struct column_batch *b)
+{
+    size_t mx = 0;
+    for (int c = 0; c < b->ncols; c++) {
+        const struct column_vec *v = &b->cols[c];
+        size_t sz = v->type == COL_STRING ? v->str.len + 4 * b->nrows : b->nrows * col_type_width(v->type);
+        if (sz > mx)
+            mx = sz;
+    }
+    return mx;
+}
+
+int segment_writer_add(struct segment_writer *w, const struct column_batch *b, size_t from, size_t n,
+                       struct err *e)
+{
+    if (w->finished)
+        return err_set(e, FLOE_EINTERNAL, "segment %s: add after finish", w->path);
+    while (n > 0) {
+        size_t chunk = n < 1024 ? n : 1024;
+        if (w->cur.nrows + chunk > SEGMENT_MAX_BLOCK_ROWS)
+            chunk = SEGMENT_MAX_BLOCK_ROWS - w->cur.nrows;
+        column_batch_append_rows(&w->cur, b, from, chunk);
+        from += chunk;
+        n -= chunk;
+        w->rows += chunk;
+        if (w->cur.nrows >= SEGMENT_MAX_BLOCK_ROWS || block_raw_max(&w->cur) >= SEGMENT_PAGE_TARGET) {
+            int r = flush_block(w, e);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+uint64_t segment_writer_rows(const struct segment_writer *w) { return w->rows; }
+
+int segment_writer_finish(struct segment_writer *w, struct segment_stats *ret, struct err *e)
+{
+    int r = flush_block(w, e);
+    if (r < 0)
+        return r;
+    if ((r = FAULT_POINT("segment.finish")) < 0)
+        return err_set(e, r, "segment %s: injected finish fault", w->path);
+    /* footer */
+    uint64_t footer_off = w->off + w->out.len;
+    struct buf f = BUF_INIT;
+    const struct schema *s = w->schema;
+    buf_put_u32le(&f, SEGMENT_FORMAT_VERSION);
+    buf_putc(&f, (char)s->model);
+    buf_put_u32le(&f, (uint32_t)s->ncols);
+    for (int c = 0; c < s->ncols; c++) {
+        const struct column_def *cd = &s->cols[c];
+        buf_putc(&f, (char)cd->type);
+        buf_putc(&f, (char)((cd->nullable ? 1 : 0) | (cd->is_key ? 2 : 0)));
+        uint32_t nl = (uint32_t)strlen(cd->name);
+        buf_put_u32le(&f, nl);
+        buf_append(&f, cd->name, nl);
+    }
+    buf_put_u64le(&f, w->rows);
+    buf_put_u32le(&f, w->nblocks);
+    buf_append(&f, w->footer_blocks.data, w->footer_blocks.len);
+    uint32_t fcrc = crc32c(0, f.data, f.len);
+    uint8_t t[SEGMENT_TRAILER_SIZE];
+    put_u64le(t, footer_off);
+    put_u32le(t + 8, (uint32_t)f.len);
+    put_u32le(t + 12, fcrc);
+    put_u32le(t + 16, SEGMENT_FORMAT_VERSION);
+    put_u64le(t + 24, SEGMENT_MAGIC);
+    uint32_t tcrc = crc32c(crc32c(0, t, 20), t + 24, 8);
+    put_u32le(t + 20, tcrc);
+    buf_append(&w->out, f.data, f.len);
+    buf_append(&w->out, t, sizeof(t));
+    buf_release(&f);
+    if ((r = flush_out(w, e)) < 0)
+        return r;
+    if (fsync(w->fd) < 0)
+        return err_errno(e, errno, "fsync segment %s", w->path);
+    if (close(w->fd) < 0) {
+        w->fd = -1;
+        return err_errno(e, errno, "close segment %s", w->path);
+    }
+    w->fd = -1;
+    w->finished = true;
+    if (ret) {
+        ret->size = w->off;
+        ret->rows = w->rows;
+    }
+    return 0;
+}
+
+void segment_writer_free(struct segment_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->finished && w->path)
+        unlink(w->path);
+    free(w->path);
+    schema_unref(w->schema);
+    column_batch_release(&w->cur);
+    buf_release(&w->out);
+    buf_release(&w->footer_blocks);
+    buf_release(&w->raw);
+    buf_release(&w->comp);
+    ZSTD_freeCCtx(w->cctx);
+    free(w);
+}

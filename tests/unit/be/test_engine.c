@@ -1,0 +1,592 @@
+/* Unit tests for the engine: txns, scans, unique merge, compaction, restart, bad metas. */
+#include "be_testutil.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "log.h"
+
+#include <unistd.h>
+
+#define TID 42
+
+static struct engine *setup(char **dir, struct schema **s, enum key_model m)
+{
+    *dir = test_tmpdir();
+    *s = bt_schema(m);
+    struct engine *eng = bt_engine(*dir);
+    struct err e = { 0 };
+    ck_assert_msg(engine_create_tablet(eng, TID, 7, *s, &e) == 0, "%s", err_msg(&e));
+    return eng;
+}
+
+static void teardown(struct engine *eng, char *dir, struct schema *s)
+{
+    engine_close(eng);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(dir);
+}
+
+START_TEST(load_publish_scan_versions)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    ck_assert_int_eq(engine_create_tablet(eng, TID, 7, s, &e), FLOE_EEXIST);
+    bt_load(eng, TID, 1, 2, s, 0, 1000, 0);
+    bt_load(eng, TID, 2, 3, s, 1000, 3000, 0);
+    /* staged and committed but unpublished: invisible */
+    struct column_batch b;
+    bt_batch(&b, s, 3000, 3500, 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 3, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 3, &b, &e), 0); /* two writes, two segments */
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 3, &e), 0);
+    struct bt_rows got = { 0 }, want = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    bt_expect(&want, s, 0, 3000, 0);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    bt_rows_free(&got);
+    /* version gap refused */
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 5, &e), FLOE_EVERSION);
+    ck_assert_ptr_nonnull(strstr(e.msg, "expected 4"));
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 4, &e), 0);
+    /* idempotent publish; a different version is refused */
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 4, &e), 0);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 5, &e), FLOE_ETXN);
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 3, &e), 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 3, &b, &e), FLOE_ETXN);
+    ck_assert_int_eq(engine_txn_abort(eng, TID, 3, &e), FLOE_ETXN);
+    bt_expect(&want, s, 3000, 3500, 0);
+    bt_expect(&want, s, 3000, 3500, 0);
+    bt_rows_sort(&want);
+    bt_scan_all(eng, TID, -1, &got);
+    bt_rows_assert_equal(&got, &want);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    /* older versions */
+    bt_scan_all(eng, TID, 2, &got);
+    ck_assert_uint_eq(got.n, 1000);
+    bt_rows_free(&got);
+    bt_scan_all(eng, TID, 1, &got);
+    ck_assert_uint_eq(got.n, 0);
+    bt_rows_free(&got);
+    struct scan_opts o = { .version = 9, .limit = -1 };
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), FLOE_EVERSION);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_int_eq(ti.max_version, 4);
+    ck_assert_uint_eq(ti.num_rows, 4000);
+    ck_assert_int_eq(ti.replica_id, 7);
+    /* bad batch: wrong types, null in key */
+    struct column_batch bad;
+    enum col_type t1[] = { COL_STRING };
+    column_batch_init(&bad, 1, t1);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 9, &bad, &e), FLOE_EBADINPUT);
+    column_batch_release(&bad);
+    column_batch_init_schema(&bad, s, NULL, 0);
+    for (int c = 0; c < 6; c++)
+        column_batch_put_null(&bad, c);
+    column_batch_end_row(&bad);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 9, &bad, &e), FLOE_EBADINPUT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "non-nullable"));
+    column_batch_release(&bad);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 12345, 5, &e), FLOE_ENOTFOUND);
+    ck_assert_int_eq(engine_txn_write(eng, 999, 1, &b, &e), FLOE_ENOTFOUND);
+    column_batch_release(&b);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(abort_removes_files)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    struct column_batch b;
+    bt_batch(&b, s, 0, 100, 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 5, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 6, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 6, &e), 0);
+    ck_assert_uint_eq(bt_count_files(ddir), 2);
+    ck_assert_int_eq(engine_txn_abort(eng, TID, 5, &e), 0);
+    ck_assert_int_eq(engine_txn_abort(eng, TID, 6, &e), 0);
+    ck_assert_int_eq(engine_txn_abort(eng, TID, 6, &e), 0); /* unknown: fine */
+    ck_assert_uint_eq(bt_count_files(ddir), 0);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 6, 2, &e), FLOE_ENOTFOUND);
+    /* the abort survives a restart: the meta no longer lists txn 6 */
+    engine_close(eng);
+    eng = bt_engine(dir);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_eq(ti.ntxns, 0);
+    ck_assert_int_eq(ti.max_version, 1);
+    column_batch_release(&b);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(unique_merge)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_UNIQUE);
+    struct err e = { 0 };
+    bt_load(eng, TID, 1, 2, s, 0, 20000, 1);
+    bt_load(eng, TID, 2, 3, s, 10000, 30000, 2);
+    /* one txn with the same key twice: the last row written wins */
+    struct column_batch b;
+    bt_batch(&b, s, 5, 6, 3);
+    bt_put_row(&b, 5, 4);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 3, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 3, &e), 0);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 4, &e), 0);
+    column_batch_release(&b);
+    struct bt_rows got = { 0 }, want = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    bt_expect(&want, s, 0, 5, 1);
+    bt_expect(&want, s, 5, 6, 4);
+    bt_expect(&want, s, 6, 10000, 1);
+    bt_expect(&want, s, 10000, 30000, 2);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    bt_rows_free(&got);
+    /* a value predicate must not resurrect an older row of a key whose newest row fails it:
+     * b is true for odd keys in generation 1 and for even keys in generation 2 */
+    struct predicate p = { .col = 3, .op = PRED_EQ, .v = { .i = 1 } };
+    struct scan_opts o = { .version = -1, .preds = &p, .npreds = 1, .limit = -1 };
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    size_t expect = 0;
+    for (int64_t k = 0; k < 30000; k++) {
+        int gen = k == 5 ? 4 : k < 10000 ? 1 : 2;
+        if (k % 13 != 1 && (k + gen) % 2 == 0)
+            expect++;
+    }
+    ck_assert_uint_eq(got.n, expect);
+    bt_rows_free(&got);
+    /* scan at version 2: only generation 1 */
+    bt_scan_all(eng, TID, 2, &got);
+    ck_assert_uint_eq(got.n, 20000);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(predicates_and_pruning)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    bt_load(eng, TID, 1, 2, s, 0, 100000, 0);
+    struct bt_rows got = { 0 };
+    struct scan_stats st;
+    /* k >= 90000 AND k < 95000: most blocks pruned by zone maps */
+    struct predicate p[2] = { { .col = 0, .op = PRED_GE, .v = { .i = 90000 } },
+                              { .col = 0, .op = PRED_LT, .v = { .i = 95000 } } };
+    struct scan_opts o = { .version = -1, .preds = p, .npreds = 2, .limit = -1 };
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, &st, &e), 0);
+    ck_assert_uint_eq(got.n, 5000);
+    ck_assert_uint_gt(st.blocks_pruned, st.blocks_total * 8 / 10);
+    ck_assert_uint_lt(st.rows_read, 20000);
+    bt_rows_free(&got);
+    /* IS NULL on i32: every 7th row with i%7==3 */
+    struct predicate pn = { .col = 1, .op = PRED_IS_NULL };
+    o.preds = &pn;
+    o.npreds = 1;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    ck_assert_uint_eq(got.n, 100000 / 7 + (100000 % 7 > 3));
+    bt_rows_free(&got);
+    pn.op = PRED_IS_NOT_NULL;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    ck_assert_uint_eq(got.n, 100000 - (100000 / 7 + (100000 % 7 > 3)));
+    bt_rows_free(&got);
+    /* string equality and IN, != excludes nulls */
+    struct scan_value in[3] = { { .s = "s7-g0-tail", .slen = 10 }, { .s = "nope", .slen = 4 },
+                                { .s = "s8-g0-tail", .slen = 10 } };
+    struct predicate ps = { .col = 4, .op = PRED_IN, .in = in, .nin = 3 };
+    o.preds = &ps;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    size_t expect = 0;
+    for (int64_t k = 0; k < 100000; k++)
+        if ((k % 1000 == 7 || k % 1000 == 8) && k % 5 != 2 && k % 23 != 0 && k % 17 != 0)
+            expect++;
+    ck_assert_uint_eq(got.n, expect);
+    bt_rows_free(&got);
+    struct predicate pe = { .col = 4, .op = PRED_EQ, .v = { .s = "s7-g0-tail", .slen = 10 } };
+    o.preds = &pe;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    size_t e7 = 0;
+    for (int64_t k = 0; k < 100000; k++)
+        if (k % 1000 == 7 && k % 5 != 2 && k % 23 != 0 && k % 17 != 0)
+            e7++;
+    ck_assert_uint_eq(got.n, e7);
+    bt_rows_free(&got);
+    /* bool = 1 and timestamp <= */
+    struct predicate pb[2] = { { .col = 3, .op = PRED_EQ, .v = { .i = 1 } },
+                               { .col = 5, .op = PRED_LE, .v = { .i = 1700000000000000LL + 999 * 1000 } } };
+    o.preds = pb;
+    o.npreds = 2;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    size_t eb = 0;
+    for (int64_t k = 0; k < 1000; k++)
+        if (k % 13 != 1 && k % 2 == 0 && k % 9 != 4)
+            eb++;
+    ck_assert_uint_eq(got.n, eb);
+    bt_rows_free(&got);
+    /* projection + limit + small batches */
+    int proj[2] = { 4, 0 };
+    struct scan_opts ol = { .version = -1, .proj = proj, .nproj = 2, .limit = 12345, .batch_rows = 1000 };
+    struct version *v;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    struct scan *sc;
+    ck_assert_int_eq(scan_open(v, &ol, &sc, &e), 0);
+    version_unref(v);
+    struct column_batch b;
+    scan_init_batch(sc, &b);
+    ck_assert_int_eq(b.ncols, 2);
+    ck_assert_int_eq(b.cols[0].type, COL_STRING);
+    bool eof = false;
+    size_t total = 0, batches = 0;
+    int64_t next_k = 0;
+    while (!eof) {
+        ck_assert_int_eq(scan_next(sc, &b, &eof, &e), 0);
+        for (size_t r = 0; r < b.nrows; r++)
+            ck_assert_int_eq(column_vec_i64(&b.cols[1], r), next_k++);
+        total += b.nrows;
+        batches++;
+    }
+    ck_assert_uint_eq(total, 12345);
+    ck_assert_uint_ge(batches, 2);
+    column_batch_release(&b);
+    scan_free(sc);
+    /* bad column in a predicate */
+    struct predicate bad = { .col = 17, .op = PRED_EQ };
+    o.preds = &bad;
+    o.npreds = 1;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), FLOE_EBADINPUT);
+    bt_rows_free(&got);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+static void compaction_case(enum key_model m)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, m);
+    struct err e = { 0 };
+    for (int i = 0; i < 10; i++)
+        bt_load(eng, TID, 100 + i, 2 + i, s, i * 700, i * 700 + 1500, i);
+    struct bt_rows before = { 0 }, after = { 0 }, held = { 0 };
+    bt_scan_all(eng, TID, -1, &before);
+    struct version *old;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &old, &e), 0);
+    bool done = false;
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_CUMULATIVE, &done, &e), 0);
+    ck_assert(done);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_lt(ti.nrowsets, 11);
+    bt_scan_all(eng, TID, -1, &after);
+    bt_rows_assert_equal(&before, &after);
+    bt_rows_free(&after);
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_BASE, &done, &e), 0);
+    ck_assert(done);
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_eq(ti.nrowsets, 1);
+    bt_scan_all(eng, TID, -1, &after);
+    bt_rows_assert_equal(&before, &after);
+    /* the snapshot taken before still reads its (now retired) files */
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    ck_assert_uint_gt(bt_count_files(ddir), 1);
+    struct scan *sc;
+    struct scan_opts o = { .version = -1, .limit = -1 };
+    ck_assert_int_eq(scan_open(old, &o, &sc, &e), 0);
+    struct column_batch b;
+    scan_init_batch(sc, &b);
+    bool eof = false;
+    while (!eof) {
+        ck_assert_int_eq(scan_next(sc, &b, &eof, &e), 0);
+        bt_rows_add_batch(&held, &b);
+    }
+    column_batch_release(&b);
+    scan_free(sc);
+    bt_rows_sort(&held);
+    bt_rows_assert_equal(&before, &held);
+    version_unref(old);
+    /* released: only the merged rowset's files remain */
+    struct version *v;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_uint_eq(bt_count_files(ddir), bt_version_files(v));
+    version_unref(v);
+    /* versions inside the merged range can no longer be read */
+    struct bt_rows x = { 0 };
+    o.version = 5;
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &x, NULL, &e), FLOE_EVERSION);
+    bt_rows_free(&x);
+    /* and after a restart the same rows */
+    engine_close(eng);
+    eng = bt_engine(dir);
+    bt_rows_free(&after);
+    bt_scan_all(eng, TID, -1, &after);
+    bt_rows_assert_equal(&before, &after);
+    bt_rows_free(&before);
+    bt_rows_free(&after);
+    bt_rows_free(&held);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+
+START_TEST(compaction_duplicate) { compaction_case(KEY_DUPLICATE); }
+END_TEST
+START_TEST(compaction_unique) { compaction_case(KEY_UNIQUE); }
+END_TEST
+
+static bool deny_all(void *ctx, const struct version *v, const struct rowset *rs)
+{
+    (void)v;
+    (void)rs;
+    (*(int *)ctx)++;
+    return false;
+}
+
+START_TEST(compaction_filter_and_auto)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    for (int i = 0; i < 8; i++)
+        bt_load(eng, TID, 100 + i, 2 + i, s, i * 10, i * 10 + 10, 0);
+    int calls = 0;
+    engine_set_compaction_filter(eng, deny_all, &calls);
+    bool done = true;
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_CUMULATIVE, &done, &e), 0);
+    ck_assert(!done);
+    ck_assert_int_gt(calls, 0);
+    ck_assert_int_eq(engine_compact_range(eng, TID, 1, 3, &e), FLOE_EBUSY);
+    engine_set_compaction_filter(eng, NULL, NULL);
+    engine_close(eng);
+    /* the background scheduler compacts on its own */
+    struct engine_opts o;
+    engine_opts_default(&o);
+    o.root = dir;
+    o.auto_compaction = true;
+    o.compaction_interval_ms = 20;
+    ck_assert_int_eq(engine_open(&o, &eng, &e), 0);
+    int64_t deadline = mono_now_ms() + 20000;
+    struct tablet_info ti;
+    do {
+        ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+        if (ti.nrowsets <= 2)
+            break;
+        usleep(10000);
+    } while (mono_now_ms() < deadline);
+    ck_assert_uint_le(ti.nrowsets, 2);
+    ck_assert_uint_eq(ti.num_rows, 80);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(restart_sweeps_and_keeps_committed)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    bt_load(eng, TID, 1, 2, s, 0, 500, 0);
+    struct column_batch b;
+    bt_batch(&b, s, 500, 600, 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 2, &b, &e), 0); /* staged only */
+    ck_assert_int_eq(engine_txn_write(eng, TID, 3, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 3, &e), 0); /* committed */
+    column_batch_release(&b);
+    engine_close(eng);
+    /* litter: a stray file, a dir of an unknown tablet, a temp meta */
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    char *stray = xasprintf("%s/stray.tmp", ddir);
+    ck_assert_int_eq(fs_write_atomic(stray, "x", 1, NULL), 0);
+    char *odir = xasprintf("%s/data/777", dir);
+    ck_assert_int_eq(fs_mkdir_p(odir, 0755, NULL), 0);
+    char *tmpm = xasprintf("%s/meta/%d.json.tmp.1.1", dir, TID);
+    ck_assert_int_eq(fs_write_atomic(tmpm, "{", 1, NULL), 0);
+    ck_assert_uint_eq(bt_count_files(ddir), 4);
+    eng = bt_engine(dir);
+    ck_assert_uint_eq(bt_count_files(ddir), 2); /* published + committed */
+    ck_assert_int_ne(access(odir, F_OK), 0);
+    ck_assert_int_ne(access(tmpm, F_OK), 0);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 2, 3, &e), FLOE_ENOTFOUND);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 3, 3, &e), 0);
+    struct bt_rows got = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    ck_assert_uint_eq(got.n, 600);
+    bt_rows_free(&got);
+    free(ddir);
+    free(stray);
+    free(odir);
+    free(tmpm);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(bad_meta_marks_tablet_bad)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    ck_assert_int_eq(engine_create_tablet(eng, 43, 8, s, &e), 0);
+    bt_load(eng, 43, 1, 2, s, 0, 100, 0);
+    bt_load(eng, TID, 1, 2, s, 0, 100, 0);
+    engine_close(eng);
+    char *mp = xasprintf("%s/meta/%d.json", dir, TID);
+    ck_assert_int_eq(fs_write_atomic(mp, "{\"format\":1,", 12, NULL), 0);
+    eng = bt_engine(dir);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert(ti.bad);
+    ck_assert_ptr_nonnull(strstr(ti.reason, mp));
+    ck_assert_int_eq(engine_tablet_info(eng, 43, &ti, &e), 0);
+    ck_assert(!ti.bad);
+    ck_assert_uint_eq(ti.num_rows, 100);
+    struct version *v;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), FLOE_EBADSTATE);
+    /* the bad tablet's files are kept (someone may repair the meta) */
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    ck_assert_uint_eq(bt_count_files(ddir), 1);
+    /* a meta naming a different tablet, or a version hole, is bad too */
+    engine_close(eng);
+    struct buf good = BUF_INIT;
+    char *mp43 = xasprintf("%s/meta/43.json", dir);
+    ck_assert_int_eq(fs_read_file(mp43, &good, 1 << 20, NULL), 0);
+    ck_assert_int_eq(fs_write_atomic(mp, good.data, good.len, NULL), 0);
+    eng = bt_engine(dir);
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert(ti.bad);
+    ck_assert_ptr_nonnull(strstr(ti.reason, "holds tablet 43"));
+    /* dropping the bad tablet removes it */
+    ck_assert_int_eq(engine_drop_tablet(eng, TID, &e), 0);
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), FLOE_ENOTFOUND);
+    ck_assert_int_ne(access(ddir, F_OK), 0);
+    buf_release(&good);
+    free(mp);
+    free(mp43);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(drop_waits_for_snapshots)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    bt_load(eng, TID, 1, 2, s, 0, 1000, 0);
+    struct version *v;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_int_eq(engine_drop_tablet(eng, TID, &e), 0);
+    ck_assert_int_eq(engine_drop_tablet(eng, TID, &e), FLOE_ENOTFOUND);
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    ck_assert_uint_eq(bt_count_files(ddir), 1);
+    struct scan *sc;
+    struct scan_opts o = { .version = -1, .limit = -1 };
+    ck_assert_int_eq(scan_open(v, &o, &sc, &e), 0);
+    struct column_batch b;
+    scan_init_batch(sc, &b);
+    bool eof = false;
+    size_t n = 0;
+    while (!eof) {
+        ck_assert_int_eq(scan_next(sc, &b, &eof, &e), 0);
+        n += b.nrows;
+    }
+    ck_assert_uint_eq(n, 1000);
+    column_batch_release(&b);
+    scan_free(sc);
+    version_unref(v);
+    ck_assert_uint_eq(bt_count_files(ddir), 0);
+    engine_close(eng);
+    eng = bt_engine(dir);
+    ck_assert_int_ne(access(ddir, F_OK), 0);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+START_TEST(meta_save_fault_loop)
+{
+    if (!fault_compiled_in())
+        return;
+    /* fail the Nth meta save of a commit+publish until it succeeds; state stays valid */
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    struct column_batch b;
+    bt_batch(&b, s, 0, 100, 0);
+    const char *points[] = { "meta.save", "fs.atomic.write", "fs.atomic.fsync", "fs.atomic.rename", "fs.atomic.dirsync" };
+    int64_t txn = 1, version = 2;
+    for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
+        for (int nth = 1;; nth++) {
+            char spec[64];
+            snprintf(spec, sizeof(spec), "%s=nth:%d", points[p], nth);
+            fault_clear();
+            ck_assert_int_eq(fault_set(spec, &e), 0);
+            int r = engine_txn_write(eng, TID, txn, &b, &e);
+            if (r == 0)
+                r = engine_txn_commit(eng, TID, txn, &e);
+            if (r == 0)
+                r = engine_txn_publish(eng, TID, txn, version, &e);
+            fault_clear();
+            struct tablet_info ti;
+            ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+            if (r == 0) {
+                ck_assert_int_eq(ti.max_version, version);
+                version++;
+                txn++;
+                break;
+            }
+            ck_assert_int_eq(ti.max_version, version - 1);
+            ck_assert_int_eq(engine_txn_abort(eng, TID, txn, &e), 0);
+            txn++;
+        }
+    }
+    struct bt_rows got = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    ck_assert_uint_eq(got.n, 100 * (size_t)(version - 2));
+    bt_rows_free(&got);
+    engine_close(eng);
+    eng = bt_engine(dir);
+    bt_scan_all(eng, TID, -1, &got);
+    ck_assert_uint_eq(got.n, 100 * (size_t)(version - 2));
+    bt_rows_free(&got);
+    column_batch_release(&b);
+    teardown(eng, dir, s);
+}
+END_TEST
+
+int main(void)
+{
+    log_set_level(LOG_WARN);
+    Suite *s = suite_create("be_engine");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, load_publish_scan_versions);
+    tcase_add_test(tc, abort_removes_files);
+    tcase_add_test(tc, unique_merge);
+    tcase_add_test(tc, predicates_and_pruning);
+    tcase_add_test(tc, compaction_duplicate);
+    tcase_add_test(tc, compaction_unique);
+    tcase_add_test(tc, compaction_filter_and_auto);
+    tcase_add_test(tc, restart_sweeps_and_keeps_committed);
+    tcase_add_test(tc, bad_meta_marks_tablet_bad);
+    tcase_add_test(tc, drop_waits_for_snapshots);
+    tcase_add_test(tc, meta_save_fault_loop);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}

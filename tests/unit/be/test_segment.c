@@ -1,0 +1,348 @@
+/* Unit tests for be/segment_writer + be/segment_reader + be/io_source. */
+#include "be_testutil.h"
+#include "fsutil.h"
+#include "segment_reader.h"
+#include "segment_writer.h"
+#include "fault.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static char *write_segment(const char *dir, struct schema *s, int64_t nrows, uint64_t *ret_size)
+{
+    char *path = xasprintf("%s/seg.dat", dir);
+    struct segment_writer *w;
+    struct err e = { 0 };
+    ck_assert_msg(segment_writer_open(path, s, &w, &e) == 0, "%s", err_msg(&e));
+    /* add in uneven pieces to cross block boundaries at odd places */
+    int64_t at = 0;
+    while (at < nrows) {
+        int64_t n = at % 3 == 0 ? 777 : 5000;
+        if (at + n > nrows)
+            n = nrows - at;
+        struct column_batch b;
+        bt_batch(&b, s, at, at + n, 1);
+        ck_assert_msg(segment_writer_add(w, &b, 0, b.nrows, &e) == 0, "%s", err_msg(&e));
+        column_batch_release(&b);
+        at += n;
+    }
+    struct segment_stats st;
+    ck_assert_msg(segment_writer_finish(w, &st, &e) == 0, "%s", err_msg(&e));
+    segment_writer_free(w);
+    ck_assert_uint_eq(st.rows, (uint64_t)nrows);
+    uint64_t sz;
+    ck_assert_int_eq(fs_file_size(path, &sz), 0);
+    ck_assert_uint_eq(sz, st.size);
+    *ret_size = sz;
+    return path;
+}
+
+static int read_all(const char *path, uint64_t size, struct bt_rows *out, struct err *e)
+{
+    struct io_source *src;
+    int r = io_source_open_file(path, size, &src, e);
+    if (r < 0)
+        return r;
+    struct segment_reader *rd;
+    if ((r = segment_reader_open(src, &rd, e)) < 0)
+        return r;
+    const struct schema *s = segment_reader_schema(rd);
+    int cols[SCHEMA_MAX_COLS];
+    for (int c = 0; c < s->ncols; c++)
+        cols[c] = c;
+    struct column_batch b;
+    column_batch_init_schema(&b, s, NULL, 0);
+    for (uint32_t k = 0; k < segment_reader_blocks(rd) && r == 0; k++) {
+        r = segment_reader_read_block(rd, k, cols, s->ncols, &b, e);
+        if (r == 0)
+            bt_rows_add_batch(out, &b);
+    }
+    column_batch_release(&b);
+    segment_reader_free(rd);
+    bt_rows_sort(out);
+    return r;
+}
+
+START_TEST(round_trip_all_types)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    uint64_t size;
+    char *path = write_segment(dir, s, 50000, &size);
+    struct bt_rows got = { 0 }, want = { 0 };
+    struct err e = { 0 };
+    ck_assert_msg(read_all(path, size, &got, &e) == 0, "%s", err_msg(&e));
+    bt_expect(&want, s, 0, 50000, 1);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    /* the footer schema is the writer's */
+    struct io_source *src;
+    struct segment_reader *rd;
+    ck_assert_int_eq(io_source_open_file(path, 0, &src, &e), 0);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    ck_assert(schema_equal(segment_reader_schema(rd), s));
+    ck_assert_uint_eq(segment_reader_rows(rd), 50000);
+    ck_assert_uint_gt(segment_reader_blocks(rd), 3);
+    /* zone maps: k is increasing, so block ranges are disjoint and ordered */
+    int64_t prev_max = -1;
+    for (uint32_t k = 0; k < segment_reader_blocks(rd); k++) {
+        const struct zone_map *z = segment_reader_zone(rd, k, 0);
+        ck_assert(z->has_minmax);
+        ck_assert_int_gt(z->imin, prev_max);
+        ck_assert_int_ge(z->imax, z->imin);
+        prev_max = z->imax;
+        const struct zone_map *zs = segment_reader_zone(rd, k, 4);
+        ck_assert_uint_gt(zs->null_count, 0);
+        ck_assert(zs->has_minmax);
+    }
+    /* byte ranges: all pages of one column, coalesced, within the data area */
+    struct io_range *rg;
+    size_t nrg;
+    int col = 2;
+    ck_assert_int_eq(segment_reader_ranges(rd, &col, 1, NULL, &rg, &nrg), 0);
+    ck_assert_uint_ge(nrg, 1);
+    for (size_t i = 0; i < nrg; i++)
+        ck_assert_uint_le(rg[i].off + rg[i].len, size);
+    free(rg);
+    int all[6] = { 0, 1, 2, 3, 4, 5 };
+    ck_assert_int_eq(segment_reader_ranges(rd, all, 6, NULL, &rg, &nrg), 0);
+    ck_assert_uint_eq(nrg, 1); /* every page: one contiguous range */
+    free(rg);
+    segment_reader_free(rd);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(empty_and_all_null)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    char *path = xasprintf("%s/e.dat", dir);
+    struct segment_writer *w;
+    struct err e = { 0 };
+    ck_assert_int_eq(segment_writer_open(path, s, &w, &e), 0);
+    struct column_batch b;
+    column_batch_init_schema(&b, s, NULL, 0);
+    for (int i = 0; i < 100; i++) {
+        column_batch_put_i64(&b, 0, i);
+        for (int c = 1; c < 6; c++)
+            column_batch_put_null(&b, c);
+        column_batch_end_row(&b);
+    }
+    ck_assert_int_eq(segment_writer_add(w, &b, 0, b.nrows, &e), 0);
+    struct segment_stats st;
+    ck_assert_int_eq(segment_writer_finish(w, &st, &e), 0);
+    segment_writer_free(w);
+    struct bt_rows got = { 0 }, want = { 0 };
+    ck_assert_msg(read_all(path, st.size, &got, &e) == 0, "%s", err_msg(&e));
+    bt_rows_add_batch(&want, &b);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    struct io_source *src;
+    struct segment_reader *rd;
+    ck_assert_int_eq(io_source_open_file(path, 0, &src, &e), 0);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    ck_assert(!segment_reader_zone(rd, 0, 4)->has_minmax);
+    ck_assert_uint_eq(segment_reader_zone(rd, 0, 4)->null_count, 100);
+    segment_reader_free(rd);
+    /* a segment with no rows */
+    char *p2 = xasprintf("%s/z.dat", dir);
+    ck_assert_int_eq(segment_writer_open(p2, s, &w, &e), 0);
+    ck_assert_int_eq(segment_writer_finish(w, &st, &e), 0);
+    segment_writer_free(w);
+    ck_assert_int_eq(io_source_open_file(p2, 0, &src, &e), 0);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    ck_assert_uint_eq(segment_reader_rows(rd), 0);
+    ck_assert_uint_eq(segment_reader_blocks(rd), 0);
+    segment_reader_free(rd);
+    /* an unfinished writer leaves no file */
+    char *p3 = xasprintf("%s/u.dat", dir);
+    ck_assert_int_eq(segment_writer_open(p3, s, &w, &e), 0);
+    ck_assert_int_eq(segment_writer_add(w, &b, 0, b.nrows, &e), 0);
+    segment_writer_free(w);
+    ck_assert_int_ne(access(p3, F_OK), 0);
+    column_batch_release(&b);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(p2);
+    free(p3);
+    free(dir);
+}
+END_TEST
+
+static void flip(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    unsigned char c;
+    ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
+    c ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Flip a byte at off in a fresh segment; reading everything must fail with ECORRUPT and a message containing want. */
+static void corrupt_case(uint64_t (*where)(uint64_t size, const char *path), const char *want)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    uint64_t size;
+    char *path = write_segment(dir, s, 30000, &size);
+    flip(path, where(size, path));
+    struct bt_rows got = { 0 };
+    struct err e = { 0 };
+    int r = read_all(path, size, &got, &e);
+    ck_assert_msg(r == FLOE_ECORRUPT, "expected FLOE_ECORRUPT, got %d (%s)", r, err_msg(&e));
+    ck_assert_msg(strstr(e.msg, path) != NULL, "message does not name the file: %s", e.msg);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "message lacks '%s': %s", want, e.msg);
+    bt_rows_free(&got);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+
+static uint64_t at_data(uint64_t size, const char *path) { (void)size; (void)path; return 20; }
+static uint64_t at_trailer_magic(uint64_t size, const char *path) { (void)path; return size - 2; }
+static uint64_t at_trailer_off(uint64_t size, const char *path) { (void)path; return size - 32 + 1; }
+static uint64_t at_footer(uint64_t size, const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    unsigned char t[8];
+    ck_assert_int_eq(pread(fd, t, 8, (off_t)(size - 32)), 8);
+    close(fd);
+    uint64_t off = get_u64le(t);
+    return off + (size - 32 - off) / 2;
+}
+
+START_TEST(corrupt_data_page) { corrupt_case(at_data, "block 0 column 'k'"); }
+END_TEST
+START_TEST(corrupt_footer) { corrupt_case(at_footer, "footer"); }
+END_TEST
+START_TEST(corrupt_trailer_magic) { corrupt_case(at_trailer_magic, "trailer"); }
+END_TEST
+START_TEST(corrupt_trailer_offset) { corrupt_case(at_trailer_off, "trailer"); }
+END_TEST
+
+START_TEST(corrupt_every_data_byte_sampled)
+{
+    /* flip many data bytes: every read fails, never returns rows of a bad page */
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    uint64_t size;
+    char *path = write_segment(dir, s, 20000, &size);
+    struct buf orig = BUF_INIT;
+    ck_assert_int_eq(fs_read_file(path, &orig, 1 << 30, NULL), 0);
+    for (uint64_t off = 0; off < size; off += size / 97 + 1) {
+        ck_assert_int_eq(fs_write_atomic(path, orig.data, orig.len, NULL), 0);
+        flip(path, off);
+        struct bt_rows got = { 0 };
+        struct err e = { 0 };
+        int r = read_all(path, size, &got, &e);
+        ck_assert_msg(r == FLOE_ECORRUPT, "flip at %llu: rc %d", (unsigned long long)off, r);
+        bt_rows_free(&got);
+    }
+    /* truncated file: the size from the meta catches it */
+    ck_assert_int_eq(fs_write_atomic(path, orig.data, orig.len - 10, NULL), 0);
+    struct io_source *src;
+    struct err e = { 0 };
+    ck_assert_int_eq(io_source_open_file(path, size, &src, &e), FLOE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "truncated"));
+    buf_release(&orig);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(garbage_and_short_files)
+{
+    struct err e = { 0 };
+    struct io_source *src;
+    struct segment_reader *rd;
+    io_source_open_mem("abc", 3, "mem:short", &src);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), FLOE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "mem:short"));
+    char zeros[4096] = { 0 };
+    io_source_open_mem(zeros, sizeof(zeros), "mem:zeros", &src);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), FLOE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "magic"));
+}
+END_TEST
+
+START_TEST(range_coalesce)
+{
+    struct io_range r[] = { { 100, 10 }, { 0, 10 }, { 10, 5 }, { 200, 1 }, { 105, 20 }, { 202, 3 } };
+    size_t n = io_range_coalesce(r, 6, 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(r[0].off, 0);
+    ck_assert_uint_eq(r[0].len, 15);
+    ck_assert_uint_eq(r[1].off, 100);
+    ck_assert_uint_eq(r[1].len, 25);
+    ck_assert_uint_eq(r[2].off, 200);
+    ck_assert_uint_eq(r[3].off, 202);
+    struct io_range q[] = { { 200, 1 }, { 202, 3 } };
+    ck_assert_uint_eq(io_range_coalesce(q, 2, 1), 1);
+    ck_assert_uint_eq(q[0].len, 5);
+}
+END_TEST
+
+START_TEST(writer_faults)
+{
+    if (!fault_compiled_in())
+        return;
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    char *path = xasprintf("%s/f.dat", dir);
+    struct err e = { 0 };
+    const char *specs[] = { "segment.write=error", "segment.finish=error" };
+    for (int i = 0; i < 2; i++) {
+        fault_clear();
+        ck_assert_int_eq(fault_set(specs[i], &e), 0);
+        struct segment_writer *w;
+        ck_assert_int_eq(segment_writer_open(path, s, &w, &e), 0);
+        struct column_batch b;
+        bt_batch(&b, s, 0, 20000, 0);
+        int r = segment_writer_add(w, &b, 0, b.nrows, &e);
+        if (r == 0)
+            r = segment_writer_finish(w, NULL, &e);
+        ck_assert_int_eq(r, FLOE_EFAULT);
+        segment_writer_free(w);
+        column_batch_release(&b);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    fault_clear();
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("be_segment");
+    TCase *tc = tcase_create("segment");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, round_trip_all_types);
+    tcase_add_test(tc, empty_and_all_null);
+    tcase_add_test(tc, corrupt_data_page);
+    tcase_add_test(tc, corrupt_footer);
+    tcase_add_test(tc, corrupt_trailer_magic);
+    tcase_add_test(tc, corrupt_trailer_offset);
+    tcase_add_test(tc, corrupt_every_data_byte_sampled);
+    tcase_add_test(tc, garbage_and_short_files);
+    tcase_add_test(tc, range_coalesce);
+    tcase_add_test(tc, writer_faults);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
