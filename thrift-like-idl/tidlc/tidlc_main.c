@@ -3,6 +3,9 @@
  * the types they define) into <base>_idl.h and <base>_idl.c.
  *
  *   tidlc -o OUTDIR [-d DEPFILE] FILE.tidl
+ *   tidlc --check STAMP FILE.tidl...   checks that the files can be used
+ *                                      together (no name defined twice),
+ *                                      then touches STAMP
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,7 +90,8 @@ void die_at(const char *file, int line, int col, const char *fmt, ...)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: tidlc -o OUTDIR [-d DEPFILE] FILE.tidl\n");
+    fprintf(stderr, "usage: tidlc -o OUTDIR [-d DEPFILE] FILE.tidl\n"
+                    "       tidlc --check STAMP FILE.tidl...\n");
     exit(2);
 }
 
@@ -108,6 +112,18 @@ static int write_depfile(const char *path, const char *outdir, const struct file
 int main(int argc, char **argv)
 {
     const char *outdir = NULL, *depfile = NULL, *input = NULL;
+    if (argc >= 4 && !strcmp(argv[1], "--check")) {
+        for (int i = 3; i < argc; i++)
+            tidlc_parse(argv[i]);
+        FILE *fp = fopen(argv[2], "w");
+        if (!fp || fclose(fp) != 0) {
+            perror(argv[2]);
+            ar_free_all();
+            return 1;
+        }
+        ar_free_all();
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc)
             outdir = argv[++i];
