@@ -73,6 +73,11 @@ struct fe_backend {
     int64_t last_report_ms;
     int64_t nreplicas;         /* replicas placed here (derived) */
     int64_t nuploaders;        /* tablets whose cooldown replica is here (derived) */
+    int64_t disk_used_bytes;
+    int64_t disk_capacity_bytes;
+    int64_t start_time_ms;
+    int32_t num_tablets;       /* as the backend last said */
+    char version[32];
 };
 
 struct fe_replica {

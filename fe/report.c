@@ -40,7 +40,7 @@ static int mark_bad(struct fe_meta *m, struct fe_tablet *t, struct fe_replica *r
                                     "replica", (json_int_t)r->id, "state", (int)FE_REPLICA_BAD), e);
 }
 
-int report_process(struct fe_meta *m, int64_t backend_id, const struct report_tablet *rt, size_t n,
+int report_process(struct fe_meta *m, int64_t backend_id, const struct report_tablet *rt, size_t n, bool full,
                    int64_t now_ms, struct report_result *out, struct hs_stats *hs, struct err *e)
 {
     struct catalog *c = &m->cat;
@@ -85,7 +85,7 @@ int report_process(struct fe_meta *m, int64_t backend_id, const struct report_ta
         }
     }
     /* replicas the FE placed here that the backend did not mention */
-    for (size_t i = 0; i < c->tablets.cap; i++) {
+    for (size_t i = 0; full && i < c->tablets.cap; i++) {
         struct fe_tablet *t = c->tablets.slots[i].val;
         if (!c->tablets.slots[i].key)
             continue;

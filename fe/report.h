@@ -63,7 +63,9 @@ struct report_result {
 
 void report_result_release(struct report_result *r);
 
-int report_process(struct fe_meta *m, int64_t backend_id, const struct report_tablet *rt, size_t n,
+/* full: the report lists every replica on the backend (otherwise replicas
+ * missing from it are not counted as missing). */
+int report_process(struct fe_meta *m, int64_t backend_id, const struct report_tablet *rt, size_t n, bool full,
                    int64_t now_ms, struct report_result *out, struct hs_stats *hs, struct err *e);
 
 #endif

@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     struct report_result res = { 0 };
     struct hs_stats hs = { 0 };
     ts = now_s();
-    if (report_process(m, reporter, rt, nr, now, &res, &hs, &e) < 0)
+    if (report_process(m, reporter, rt, nr, true, now, &res, &hs, &e) < 0)
         die("report", &e);
     double report_s = now_s() - ts;
     size_t report_pushes = res.pushes.n;

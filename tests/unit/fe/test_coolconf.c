@@ -166,7 +166,7 @@ START_TEST(stale_report_repushes_and_higher_term_lifts)
     rt[0].cooldown_replica_id = 0;  /* never got the push */
     rt[0].cooldown_term = 0;
     struct report_result res = { 0 };
-    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_uint_eq(res.pushes.n, 1);
     ck_assert_int_eq(res.pushes.v[0].term, 1);
     ck_assert_int_eq(res.pushes.v[0].cooldown_replica_id, tb->cooldown_replica_id);
@@ -175,12 +175,12 @@ START_TEST(stale_report_repushes_and_higher_term_lifts)
     /* up to date: no push */
     rt[0].cooldown_replica_id = tb->cooldown_replica_id;
     rt[0].cooldown_term = 1;
-    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_uint_eq(res.pushes.n, 0);
     report_result_release(&res);
     /* a replica claims term 5 (the FE lost state?): the next pass goes above it */
     rt[0].cooldown_term = 5;
-    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, r0->backend_id, rt, 1, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_int_eq(res.term_behind, 1);
     report_result_release(&res);
     ck_assert_int_eq(coolconf_decide(&m->cat, tb, FX_NOW), COOLCONF_TERM_BEHIND);

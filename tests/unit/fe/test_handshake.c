@@ -223,7 +223,7 @@ START_TEST(report_runs_handshake)
     struct report_result res = { 0 };
     struct hs_stats st = { 0 };
     struct err e = { 0 };
-    ck_assert_int_eq(report_process(m, cr->backend_id, &rt, 1, FX_NOW, &res, &st, &e), 0);
+    ck_assert_int_eq(report_process(m, cr->backend_id, &rt, 1, true, FX_NOW, &res, &st, &e), 0);
     ck_assert_uint_eq(res.ndeletes, 1);
     ck_assert_int_eq(res.deletes[0].delete_id, DEL);
     ck_assert_int_eq(res.deletes[0].term, tb->cooldown_term);
@@ -231,7 +231,7 @@ START_TEST(report_runs_handshake)
     report_result_release(&res);
     /* a follower with a different meta: refused, nothing to send */
     snprintf(follower()->rep_meta_id, UUID_STR_LEN, "%s", "11111111-2222-4333-8444-555555555555");
-    ck_assert_int_eq(report_process(m, cr->backend_id, &rt, 1, FX_NOW, &res, &st, &e), 0);
+    ck_assert_int_eq(report_process(m, cr->backend_id, &rt, 1, true, FX_NOW, &res, &st, &e), 0);
     ck_assert_uint_eq(res.ndeletes, 0);
     ck_assert_int_eq(st.refused[HS_META_MISMATCH], 1);
     report_result_release(&res);

@@ -58,13 +58,13 @@ START_TEST(unknown_dropped_missing_bad)
     rt[0] = rt[n];
     struct report_result res = { 0 };
     struct err e = { 0 };
-    ck_assert_int_eq(report_process(m, be, rt, n, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, be, rt, n, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_uint_eq(res.ndrops, 1);
     ck_assert_int_eq(res.drops[0].tablet_id, 99999);
     ck_assert_int_eq(res.marked_bad, 0);  /* one miss is not enough */
     report_result_release(&res);
     int64_t seq = m->cat.last_seq;
-    ck_assert_int_eq(report_process(m, be, rt, n, FX_NOW + 10, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, be, rt, n, true, FX_NOW + 10, &res, NULL, &e), 0);
     ck_assert_int_eq(res.marked_bad, 1);
     ck_assert_int_eq(m->cat.last_seq, seq + 1);
     struct fe_tablet *tb = catalog_tablet(&m->cat, lost.tablet_id);
@@ -90,7 +90,7 @@ START_TEST(bad_flag_and_sizes)
     rt[1].version = 3;
     struct report_result res = { 0 };
     struct err e = { 0 };
-    ck_assert_int_eq(report_process(m, be, rt, n, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, be, rt, n, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_int_eq(res.marked_bad, 1);
     struct fe_tablet *t1 = catalog_tablet(&m->cat, rt[1].tablet_id);
     struct fe_replica *r1 = catalog_replica(t1, rt[1].replica_id);
@@ -100,10 +100,10 @@ START_TEST(bad_flag_and_sizes)
     ck_assert_int_eq(r1->rep_ms, FX_NOW);
     report_result_release(&res);
     /* unknown backend */
-    ck_assert_int_eq(report_process(m, 4242, rt, n, FX_NOW, &res, NULL, &e), FLOE_ENOTFOUND);
+    ck_assert_int_eq(report_process(m, 4242, rt, n, true, FX_NOW, &res, NULL, &e), FLOE_ENOTFOUND);
     /* a replica reported by the wrong backend is told to drop it */
     int64_t other = fx_tablet(m, t, 0)->replicas[1].backend_id;
-    ck_assert_int_eq(report_process(m, other, rt, 1, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_int_eq(report_process(m, other, rt, 1, true, FX_NOW, &res, NULL, &e), 0);
     ck_assert_uint_eq(res.ndrops, 1);
     report_result_release(&res);
 }
