@@ -230,6 +230,10 @@ static void gen_service_h(const struct def *d)
           m->name, m->arg->def->cname, m->ret->def->cname);
     }
     P("};\n");
+    P("/* For fuzzing and tools: decodes the request (reply) of method id and\n"
+      " * re-encodes it into out. FLOE_EUNSUPPORTED for an unknown id. */\n");
+    P("int %s_check_request(uint32_t id, const void *data, size_t len, const struct tidl_limits *lim, struct buf *out, struct err *e);\n", n);
+    P("int %s_check_reply(uint32_t id, const void *data, size_t len, const struct tidl_limits *lim, struct buf *out, struct err *e);\n", n);
     P("/* Registers every non-NULL handler; h is borrowed and must outlive s. */\n");
     P("int %s_register(struct rpc_server *s, const struct %s_handlers *h, struct err *e);\n\n", n, n);
 }
@@ -608,6 +612,19 @@ static void gen_service_c(const struct def *d)
         P("    %s_init(&reply);\n    rc = h->%s(h->ctx, &req, &reply, e);\n", rp, m->name);
         P("    if (rc == 0)\n        %s_encode(&reply, out);\n", rp);
         P("    %s_release(&reply);\n    %s_release(&req);\n    return rc;\n}\n\n", rp, rq);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        P("int %s_check_%s(uint32_t id, const void *data, size_t len, const struct tidl_limits *lim, struct buf *out, struct err *e)\n{\n",
+          n, pass ? "reply" : "request");
+        P("    int rc;\n    switch (id) {\n");
+        for (int i = 0; i < d->methods.n; i++) {
+            struct method *m = d->methods.v[i];
+            const char *t = pass ? m->ret->def->cname : m->arg->def->cname;
+            P("    case %d: {\n        struct %s v;\n        rc = %s_decode(data, len, lim, &v, e);\n", m->id, t, t);
+            P("        if (rc == 0)\n            %s_encode(&v, out);\n        %s_release(&v);\n        return rc;\n    }\n", t, t);
+        }
+        P("    default:\n        (void)data;\n        (void)len;\n        (void)lim;\n        (void)out;\n        (void)rc;\n");
+        P("        return err_set(e, FLOE_EUNSUPPORTED, \"%s: unknown method %%u\", id);\n    }\n}\n\n", d->name);
     }
     P("int %s_register(struct rpc_server *s, const struct %s_handlers *h, struct err *e)\n{\n    int rc = 0;\n", n, n);
     for (int i = 0; i < d->methods.n; i++) {
