@@ -1,0 +1,118 @@
+/*
+ * server_int: state shared by the floe-fe server files (server.c, svc.c,
+ * load.c, scan.c). Lock order: s->lock (catalog) before s->clients_lock and
+ * s->cursors_lock; never hold any of them across an RPC.
+ */
+#ifndef FLOE_FE_SERVER_INT_H
+#define FLOE_FE_SERVER_INT_H
+
+#include "auth.h"
+#include "backend_idl.h"
+#include "catalog.h"
+#include "coolconf.h"
+#include "frontend_idl.h"
+#include "handshake.h"
+#include "idmap.h"
+#include "meta.h"
+#include "metrics.h"
+#include "server.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct httpd;
+struct rpc_server;
+struct rpc_client;
+struct tpool;
+
+/* Two clients per backend: control (pushes, deletes, clones, creates) and
+ * data (loads, scans), so a long load never delays a conf push. */
+enum be_chan { BE_CTL = 0, BE_DATA = 1 };
+
+struct be_client {
+    int64_t backend_id;
+    char *host;
+    int port;
+    struct rpc_client *c[2];
+};
+
+struct fe_metrics {
+    struct metric *confirmed;
+    struct metric *refused[HS__COUNT];
+    struct metric *elected, *reelected, *no_candidate;
+    struct metric *pushes, *push_errors;
+    struct metric *txns_ok, *txns_failed, *rows_loaded;
+    struct metric *repairs_ok, *repairs_failed;
+    struct metric *backends_alive, *backends_dead;
+    struct metric *scans, *reports;
+};
+
+struct fe_server {
+    struct fe_conf conf;
+    struct fe_meta *meta;
+    pthread_mutex_t lock;            /* the catalog */
+    struct auth_token token;
+    struct rpc_server *rpc;
+    struct httpd *http;
+    struct idl_frontend_service_handlers handlers;
+
+    pthread_mutex_t clients_lock;
+    struct idmap clients;            /* backend id -> struct be_client * */
+    struct be_client **retired;      /* replaced clients, freed at stop */
+    size_t nretired;
+
+    pthread_mutex_t cursors_lock;
+    struct idmap cursors;            /* cursor id -> struct fe_cursor * */
+    int64_t next_cursor;
+
+    struct tpool *sender;            /* async pushes, deletes, drops, pings */
+    pthread_t bg;
+    bool bg_started;
+    atomic_bool stopping;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+
+    struct idmap busy;               /* tablets with a repair in flight (catalog lock) */
+    struct hs_stats hs;              /* catalog lock */
+    struct coolconf_stats cstats;    /* catalog lock */
+    struct fe_metrics m;
+    int64_t epoch;
+};
+
+int64_t fe_now_ms(void);
+
+/* A client for backend id (created on first use; re-created when the
+ * backend's address changed). Borrowed; valid until the server stops. */
+int fe_be_client(struct fe_server *s, int64_t backend_id, enum be_chan ch, struct rpc_client **ret,
+                 struct err *e);
+
+/* Async jobs on the sender pool. */
+void fe_send_pushes(struct fe_server *s, struct coolconf_push_vec *pv);   /* takes pv's array */
+void fe_send_delete(struct fe_server *s, int64_t backend_id, int64_t tablet_id, int64_t delete_id, int64_t term);
+void fe_send_drop(struct fe_server *s, int64_t backend_id, int64_t tablet_id, int64_t replica_id);
+
+/* Conversions shared by the handlers. */
+void fe_schema_to_idl(const struct fe_schema *s, enum fe_key_model model, struct idl_tablet_schema *out);
+void fe_resource_to_idl(const struct fe_resource *r, struct idl_resource *out);
+void fe_policy_to_idl(const struct catalog *c, const struct fe_policy *p, struct idl_storage_policy *out);
+/* The replica's state as the TabletState enum. */
+int32_t fe_state_to_idl(enum fe_replica_state st);
+/* Fills a create request for replica r of tablet t (catalog lock held). */
+void fe_fill_create(const struct catalog *c, const struct fe_tablet *t, const struct fe_replica *r,
+                    struct idl_create_tablet_req *req);
+
+/* Handlers (svc.c, load.c, scan.c). */
+void fe_svc_init(struct fe_server *s);
+int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply *reply, struct err *e);
+int fe_svc_scan(void *ctx, const struct idl_table_scan_req *req, struct idl_table_scan_reply *reply,
+                struct err *e);
+int fe_svc_scan_close(void *ctx, const struct idl_table_scan_close_req *req,
+                      struct idl_table_scan_close_reply *reply, struct err *e);
+void fe_cursors_expire(struct fe_server *s, int64_t idle_ms);
+void fe_cursors_free_all(struct fe_server *s);
+
+/* Background (server.c). */
+void fe_repair_round(struct fe_server *s);
+
+#endif
