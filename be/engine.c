@@ -255,6 +255,9 @@ struct create_ctx {
     struct engine *eng;
     int64_t id, replica_id;
     struct schema *schema;
+    int64_t version;
+    const struct cooldown_state *cd;
+    struct version *clone;      /* clone install: the full state to adopt */
 };
 
 /* On the id's worker, so two creates of one id are serialised. */
@@ -264,6 +267,18 @@ static int create_on_worker(void *arg, struct err *e)
     struct engine *eng = c->eng;
     int64_t id = c->id;
     struct tablet *existing = engine_get_tablet(eng, id);
+    if (existing && c->clone && !existing->bad && !existing->dropped) {
+        int r = 0;
+        if (existing->cur->max_version > c->clone->max_version)
+            r = err_set(e, FLOE_EVERSION, "tablet %lld: at version %lld, newer than the clone source's %lld",
+                        (long long)id, (long long)existing->cur->max_version, (long long)c->clone->max_version);
+        else if (!schema_equal(existing->cur->schema, c->clone->schema))
+            r = err_set(e, FLOE_EBADINPUT, "tablet %lld: the clone source has a different schema", (long long)id);
+        else if ((r = tablet_install(existing, version_ref(c->clone), e)) == 0)
+            tlog_info(id, "clone installed at version %lld", (long long)c->clone->max_version);
+        tablet_unref(existing);
+        return r;
+    }
     if (existing) {
         bool same = !existing->bad && existing->cur && schema_equal(existing->cur->schema, c->schema) &&
                     existing->replica_id == c->replica_id;
@@ -281,10 +296,19 @@ static int create_on_worker(void *arg, struct err *e)
         r = err_errno(e, -r, "tablet %lld: uuid", (long long)id);
         goto fail;
     }
-    struct version *v = version_new(id, c->schema, 1);
-    struct rowset *rs = rowset_new(idbuf, id, 0, 1, NULL, 0, fs_now_ms(), NULL, t->data_dir);
-    version_add_rowset(v, rs);
-    rowset_unref(rs);
+    struct version *v;
+    if (c->clone) {
+        v = version_ref(c->clone);
+    } else {
+        v = version_new(id, c->schema, c->version);
+        struct rowset *rs = rowset_new(idbuf, id, 0, c->version, NULL, 0, fs_now_ms(), NULL, t->data_dir);
+        version_add_rowset(v, rs);
+        rowset_unref(rs);
+        if (c->cd) {
+            cooldown_state_release(&v->cd);
+            cooldown_state_copy(&v->cd, c->cd);
+        }
+    }
     if ((r = tablet_save_meta(t, v, TXN_NONE, NULL, NULL, e)) < 0) {
         version_unref(v);
         goto fail;
@@ -301,12 +325,37 @@ fail:
     return r;
 }
 
-int engine_create_tablet(struct engine *eng, int64_t id, int64_t replica_id, struct schema *schema, struct err *e)
+int engine_create_tablet_ex(struct engine *eng, int64_t id, int64_t replica_id, struct schema *schema,
+                            int64_t version, const struct cooldown_state *cd, struct err *e)
 {
     if (id <= 0)
         return err_set(e, FLOE_EBADINPUT, "tablet id %lld: must be positive", (long long)id);
-    struct create_ctx c = { eng, id, replica_id, schema };
+    if (version < 1)
+        return err_set(e, FLOE_EBADINPUT, "tablet %lld: initial version %lld, must be >= 1", (long long)id,
+                       (long long)version);
+    struct create_ctx c = { eng, id, replica_id, schema, version, cd, NULL };
     return worker_group_exec(eng->workers, (uint64_t)id, create_on_worker, &c, e);
+}
+
+int engine_create_tablet(struct engine *eng, int64_t id, int64_t replica_id, struct schema *schema, struct err *e)
+{
+    return engine_create_tablet_ex(eng, id, replica_id, schema, 1, NULL, e);
+}
+
+int engine_install_clone(struct engine *eng, int64_t id, int64_t replica_id, struct version *v, struct err *e)
+{
+    if (id <= 0 || v->tablet_id != id)
+        return err_set(e, FLOE_EBADINPUT, "clone of tablet %lld: bad tablet id", (long long)id);
+    int r = version_check(v, e);
+    if (r < 0)
+        return r;
+    struct create_ctx c = { eng, id, replica_id, v->schema, v->max_version, NULL, v };
+    return worker_group_exec(eng->workers, (uint64_t)id, create_on_worker, &c, e);
+}
+
+char *engine_tablet_dir(struct engine *eng, int64_t id)
+{
+    return xasprintf("%s/%lld", eng->data_dir, (long long)id);
 }
 
 static int drop_on_worker(struct tablet *t, void *arg, struct err *e)

@@ -59,6 +59,19 @@ const char *engine_root(const struct engine *eng);
 /* A new tablet at version 1 (one empty rowset [0,1]). FLOE_EEXIST if it exists. */
 int engine_create_tablet(struct engine *eng, int64_t tablet_id, int64_t replica_id, struct schema *schema,
                          struct err *e);
+/* Same with an initial version (>= 1, one empty rowset [0,version]) and cooldown state (copied; NULL = none). */
+int engine_create_tablet_ex(struct engine *eng, int64_t tablet_id, int64_t replica_id, struct schema *schema,
+                            int64_t version, const struct cooldown_state *cd, struct err *e);
+/*
+ * Adopts v (schema, rowsets, cooldown state; not consumed) as the tablet's
+ * whole state: creates the tablet or replaces an older one (FLOE_EVERSION
+ * when the local replica is newer). Local rowsets' files must already be in
+ * engine_tablet_dir(). For clone.
+ */
+int engine_install_clone(struct engine *eng, int64_t tablet_id, int64_t replica_id, struct version *v,
+                         struct err *e);
+/* "{root}/data/{tablet_id}" (malloc'd), also for tablets that do not exist yet. */
+char *engine_tablet_dir(struct engine *eng, int64_t tablet_id);
 /* Removes the meta, then the local files once no snapshot uses them. FLOE_ENOTFOUND if absent. */
 int engine_drop_tablet(struct engine *eng, int64_t tablet_id, struct err *e);
 
@@ -98,6 +111,15 @@ int engine_txn_commit(struct engine *eng, int64_t tablet_id, int64_t txn_id, str
 int engine_txn_publish(struct engine *eng, int64_t tablet_id, int64_t txn_id, int64_t version, struct err *e);
 /* Drops the txn and its files; unknown txns are fine; published ones are FLOE_ETXN. */
 int engine_txn_abort(struct engine *eng, int64_t tablet_id, int64_t txn_id, struct err *e);
+
+/* Same, telling whether the txn existed on the tablet. */
+int engine_txn_abort_ex(struct engine *eng, int64_t tablet_id, int64_t txn_id, bool *ret_existed, struct err *e);
+/*
+ * Rows written so far by an unpublished txn and, once committed, its rowset
+ * (referenced; NULL before commit). FLOE_ENOTFOUND for unknown txns.
+ */
+int engine_txn_info(struct engine *eng, int64_t tablet_id, int64_t txn_id, uint64_t *ret_rows,
+                    struct rowset **ret_rowset, struct err *e);
 
 /* ---- compaction (compaction.c) ---- */
 enum compaction_kind { COMPACTION_CUMULATIVE = 1, COMPACTION_BASE = 2 };

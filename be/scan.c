@@ -51,6 +51,8 @@ struct scan {
     struct keyset ks;
     struct buf key;
     struct scan_stats st;
+    size_t pend_pos, pend_n;   /* selected rows of blk not yet returned */
+    bool pend_all;             /* they are rows 0..pend_n-1 in order */
     bool done;
 };
 
@@ -499,12 +501,34 @@ static void ensure_sel(struct scan *s, size_t n)
     s->rows = xrealloc(s->rows, n * sizeof(uint32_t));
 }
 
+/* Moves up to batch_rows - out->nrows pending rows of the current block into out. */
+static void emit_pending(struct scan *s, struct column_batch *out)
+{
+    size_t k = s->pend_n - s->pend_pos;
+    size_t room = s->batch_rows > out->nrows ? s->batch_rows - out->nrows : 0;
+    if (k > room)
+        k = room;
+    if (k == 0)
+        return;
+    column_batch_reserve(out, out->nrows + k);
+    bool contiguous = s->pend_all && s->pend_pos == 0 && k == s->blk.nrows;
+    for (int j = 0; j < s->nproj; j++)
+        column_vec_gather(out, j, &s->blk.cols[s->pos[s->proj[j]]], contiguous ? NULL : s->rows + s->pend_pos, k);
+    out->nrows += k;
+    s->pend_pos += k;
+    s->returned += (int64_t)k;
+    s->st.rows_returned += k;
+}
+
 int scan_next(struct scan *s, struct column_batch *out, bool *ret_eof, struct err *e)
 {
     column_batch_clear(out);
     *ret_eof = false;
     int r;
-    while (!s->done && out->nrows < s->batch_rows) {
+    for (;;) {
+        emit_pending(s, out);
+        if (s->pend_pos < s->pend_n || s->done || out->nrows >= s->batch_rows)
+            break;
         if (s->limit >= 0 && s->returned >= s->limit) {
             s->done = true;
             break;
@@ -550,16 +574,10 @@ int scan_next(struct scan *s, struct column_batch *out, bool *ret_eof, struct er
                 if (s->sel[i])
                     s->rows[k++] = (uint32_t)i;
         }
-        if (k == 0)
-            continue;
-        column_batch_reserve(out, out->nrows + k);
-        bool all = !s->unique && k == n;
-        for (int j = 0; j < s->nproj; j++)
-            column_vec_gather(out, j, &s->blk.cols[s->pos[s->proj[j]]], all ? NULL : s->rows, k);
-        out->nrows += k;
-        s->returned += (int64_t)k;
-        s->st.rows_returned += k;
+        s->pend_pos = 0;
+        s->pend_n = k;
+        s->pend_all = !s->unique && k == n;
     }
-    *ret_eof = s->done;
+    *ret_eof = s->done && s->pend_pos >= s->pend_n;
     return 0;
 }

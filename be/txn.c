@@ -259,3 +259,55 @@ int engine_txn_abort(struct engine *eng, int64_t tablet_id, int64_t txn_id, stru
 {
     return engine_tablet_exec(eng, tablet_id, abort_on_worker, &txn_id, e);
 }
+
+struct txn_query {
+    int64_t txn_id;
+    uint64_t rows;
+    bool committed;
+    struct rowset *rs;
+    bool existed;
+};
+
+static int query_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    struct txn_query *q = arg;
+    struct stx *x = find_txn(t, q->txn_id);
+    if (!x)
+        return err_set(e, FLOE_ENOTFOUND, "tablet %lld txn %lld: unknown", (long long)t->id, (long long)q->txn_id);
+    for (int i = 0; i < x->nsegs; i++)
+        if (x->done[i])
+            q->rows += x->segs[i].rows;
+    q->committed = x->committed;
+    q->rs = rowset_ref(x->rs);
+    return 0;
+}
+
+int engine_txn_info(struct engine *eng, int64_t tablet_id, int64_t txn_id, uint64_t *ret_rows,
+                    struct rowset **ret_rowset, struct err *e)
+{
+    struct txn_query q = { .txn_id = txn_id };
+    int r = engine_tablet_exec(eng, tablet_id, query_on_worker, &q, e);
+    if (ret_rows)
+        *ret_rows = q.rows;
+    if (ret_rowset)
+        *ret_rowset = q.rs;
+    else
+        rowset_unref(q.rs);
+    return r;
+}
+
+static int abort_ex_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    struct txn_query *q = arg;
+    q->existed = find_txn(t, q->txn_id) != NULL;
+    return abort_on_worker(t, &q->txn_id, e);
+}
+
+int engine_txn_abort_ex(struct engine *eng, int64_t tablet_id, int64_t txn_id, bool *ret_existed, struct err *e)
+{
+    struct txn_query q = { .txn_id = txn_id };
+    int r = engine_tablet_exec(eng, tablet_id, abort_ex_on_worker, &q, e);
+    if (ret_existed)
+        *ret_existed = r == 0 && q.existed;
+    return r;
+}
