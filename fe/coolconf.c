@@ -7,6 +7,7 @@
 #include "log.h"
 #include "meta.h"
 
+#include <stdint.h>
 #include <string.h>
 
 const char *coolconf_reason_name(enum coolconf_reason r)
@@ -58,8 +59,9 @@ static int64_t caught_up(const struct fe_replica *r)
     return r->version > r->rep_version ? r->version : r->rep_version;
 }
 
-const struct fe_replica *coolconf_pick(const struct catalog *c, const struct fe_tablet *t, int64_t now_ms,
-                                       int64_t exclude)
+/* planned: uploads chosen earlier in the same pass, backend id -> count */
+static const struct fe_replica *pick_planned(const struct catalog *c, const struct fe_tablet *t, int64_t now_ms,
+                                             int64_t exclude, const struct idmap *planned)
 {
     const struct fe_replica *best = NULL;
     int64_t best_up = 0;
@@ -69,7 +71,8 @@ const struct fe_replica *coolconf_pick(const struct catalog *c, const struct fe_
         if (r->id == exclude || !coolconf_eligible(c, r, now_ms))
             continue;
         int64_t up = caught_up(r);
-        int64_t load = catalog_backend(c, r->backend_id)->nuploaders;
+        int64_t load = catalog_backend(c, r->backend_id)->nuploaders +
+                       (planned ? (intptr_t)idmap_get(planned, r->backend_id) : 0);
         int better;
         if (!best)
             better = 1;
@@ -90,6 +93,12 @@ const struct fe_replica *coolconf_pick(const struct catalog *c, const struct fe_
     return best;
 }
 
+const struct fe_replica *coolconf_pick(const struct catalog *c, const struct fe_tablet *t, int64_t now_ms,
+                                       int64_t exclude)
+{
+    return pick_planned(c, t, now_ms, exclude, NULL);
+}
+
 int64_t coolconf_next_term(const struct fe_tablet *t)
 {
     int64_t term = t->cooldown_term;
@@ -100,7 +109,7 @@ int64_t coolconf_next_term(const struct fe_tablet *t)
 }
 
 static void check_tablet(struct catalog *c, struct fe_tablet *t, int64_t now_ms, json_t *confs,
-                         struct coolconf_stats *st)
+                         struct coolconf_stats *st, struct idmap *planned)
 {
     st->checked++;
     enum coolconf_reason why = coolconf_decide(c, t, now_ms);
@@ -114,8 +123,8 @@ static void check_tablet(struct catalog *c, struct fe_tablet *t, int64_t now_ms,
             pick = cur;
     }
     if (!pick)
-        pick = coolconf_pick(c, t, now_ms, why == COOLCONF_NONE || why == COOLCONF_TERM_BEHIND
-                                               ? 0 : t->cooldown_replica_id);
+        pick = pick_planned(c, t, now_ms, why == COOLCONF_NONE || why == COOLCONF_TERM_BEHIND
+                                              ? 0 : t->cooldown_replica_id, planned);
     if (!pick) {
         st->no_candidate++;
         tlog_warn(t->id, "cooldown replica %lld must be replaced (%s) but no replica is eligible",
@@ -123,6 +132,8 @@ static void check_tablet(struct catalog *c, struct fe_tablet *t, int64_t now_ms,
         return;
     }
     int64_t term = coolconf_next_term(t);
+    if (pick->id != t->cooldown_replica_id)
+        idmap_put(planned, pick->backend_id, (void *)((intptr_t)idmap_get(planned, pick->backend_id) + 1));
     if (why == COOLCONF_NONE)
         st->elected++;
     else {
@@ -140,6 +151,7 @@ int coolconf_pass(struct fe_meta *m, int64_t table_id, int64_t now_ms, struct co
     struct catalog *c = &m->cat;
     struct coolconf_stats local = { 0 };
     json_t *confs = json_array();
+    struct idmap planned = IDMAP_INIT;
     for (size_t i = 0; i < c->tables.cap; i++) {
         struct fe_table *tb = c->tables.slots[i].val;
         if (!c->tables.slots[i].key || !tb->policy_id || (table_id && tb->id != table_id))
@@ -147,9 +159,10 @@ int coolconf_pass(struct fe_meta *m, int64_t table_id, int64_t now_ms, struct co
         for (int32_t b = 0; b < tb->buckets; b++) {
             struct fe_tablet *t = catalog_tablet(c, tb->tablet_ids[b]);
             if (t)
-                check_tablet(c, t, now_ms, confs, &local);
+                check_tablet(c, t, now_ms, confs, &local, &planned);
         }
     }
+    idmap_release(&planned);
     int n = (int)json_array_size(confs);
     if (st) {
         st->checked += local.checked;

@@ -41,7 +41,7 @@ START_TEST(elect_on_attach)
         ck_assert(tb->push_needed);
     }
     ck_assert_int_eq(fx_tablet(m, plain, 0)->cooldown_replica_id, 0);
-    /* uploads spread: 8 uploaders over 4 backends, 2 each */
+    /* uploads spread within one pass: 8 uploaders over 4 backends, 2 each */
     for (size_t i = 0; i < m->cat.backends.cap; i++)
         if (m->cat.backends.slots[i].key)
             ck_assert_int_eq(((struct fe_backend *)m->cat.backends.slots[i].val)->nuploaders, 2);
