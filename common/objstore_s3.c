@@ -243,6 +243,9 @@ struct s3_req {
     const char *range;
     const char *if_none_match;
     struct objstore_sink *sink;   /* 2xx GET body goes here */
+    bool windowed;                /* keep only [want_off, want_off+want_len) of the object */
+    uint64_t want_off, want_len;
+    bool no_retry;
     /* response of the last attempt */
     long status;
     struct buf resp;              /* non-sink body, capped at RESP_MAX */
@@ -255,6 +258,9 @@ struct s3_req {
     struct objstore *os;
     CURL *h;
     uint64_t sent;
+    uint64_t body_pos;            /* 2xx body bytes received */
+    int64_t body_start;           /* object offset of the first body byte, -1 before known */
+    bool bogus_range;             /* the server sent an impossible Content-Range */
     int sink_err;
 };
 
@@ -290,10 +296,33 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
     curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
     objstore_count_bytes(q->os, 0, n);
     if (status >= 200 && status < 300 && q->sink) {
-        int r = objstore_sink_write(q->sink, p, n);
-        if (r < 0) {
-            q->sink_err = r;
-            return 0;
+        const char *keep = p;
+        size_t nkeep = n;
+        if (q->windowed) {
+            /*
+             * Some servers answer a range with more than was asked (the whole
+             * object, or a wider range): keep only the asked window.
+             */
+            if (q->body_start < 0) {
+                unsigned long long a = 0, b, t;
+                q->body_start = 0;
+                if (status == 206 && sscanf(q->content_range, "bytes %llu-%llu/%llu", &a, &b, &t) == 3)
+                    q->body_start = (int64_t)a;
+            }
+            uint64_t at = (uint64_t)q->body_start + q->body_pos;
+            uint64_t end = q->want_len == OBJSTORE_TO_END ? UINT64_MAX : q->want_off + q->want_len;
+            uint64_t lo = at > q->want_off ? at : q->want_off;
+            uint64_t hi = at + n < end ? at + n : end;
+            nkeep = hi > lo ? (size_t)(hi - lo) : 0;
+            keep = p + (hi > lo ? lo - at : 0);
+        }
+        q->body_pos += n;
+        if (nkeep) {
+            int r = objstore_sink_write(q->sink, keep, nkeep);
+            if (r < 0) {
+                q->sink_err = r;
+                return 0;
+            }
         }
         return n;
     }
@@ -320,10 +349,35 @@ static void header_value(const char *line, size_t n, const char *name, char *dst
     dst[len] = '\0';
 }
 
+/* True when a 206 answer says the object ends before the asked window. */
+static bool range_past_end(const struct s3_req *q, uint64_t *ret_total)
+{
+    unsigned long long a, b, t;
+    if (!q->windowed || q->want_len == OBJSTORE_TO_END || q->status != 206 ||
+        sscanf(q->content_range, "bytes %llu-%llu/%llu", &a, &b, &t) != 3)
+        return false;
+    *ret_total = t;
+    return q->want_off + q->want_len > t;
+}
+
 static size_t header_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
     struct s3_req *q = arg;
     size_t n = size * nmemb;
+    if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        /* end of the headers: refuse a body we already know is wrong */
+        uint64_t total;
+        curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->status);
+        if (range_past_end(q, &total))
+            return 0;
+        unsigned long long a, b, t;
+        if (q->status == 206 && sscanf(q->content_range, "bytes %llu-%llu/%llu", &a, &b, &t) == 3 &&
+            (a > b || b >= t)) {
+            q->bogus_range = true;
+            return 0;
+        }
+        return n;
+    }
     if (n >= 5 && !strncmp(p, "HTTP/", 5)) {
         /* a new response (after 100 Continue): forget earlier headers */
         q->etag[0] = q->last_modified[0] = q->content_range[0] = '\0';
@@ -484,6 +538,9 @@ static int attempt(struct s3 *s, struct s3_req *q, const char *url, bool *ret_tr
     *ret_transient = false;
     q->status = 0;
     q->sent = 0;
+    q->body_pos = 0;
+    q->body_start = -1;
+    q->bogus_range = false;
     q->sink_err = 0;
     q->content_length = -1;
     q->etag[0] = q->last_modified[0] = q->content_range[0] = q->err_code[0] = '\0';
@@ -569,6 +626,17 @@ static int attempt(struct s3 *s, struct s3_req *q, const char *url, bool *ret_tr
         r = err_errno(e, -q->sink_err, "s3 %s '%s': write destination", q->method, q->what);
         goto out;
     }
+    uint64_t total;
+    if (range_past_end(q, &total)) {
+        r = err_set(e, FLOE_EBADREQ, "s3 %s '%s': range %s past the end (size %" PRIu64 ")",
+                    q->method, q->what, q->range, total);
+        goto out;
+    }
+    if (q->bogus_range) {
+        r = err_set(e, FLOE_EPROTO, "s3 %s '%s': asked %s, got impossible Content-Range '%s'",
+                    q->method, q->what, q->range ? q->range : "", q->content_range);
+        goto out;
+    }
     if (c != CURLE_OK) {
         *ret_transient = curl_transient(c);
         r = err_set(e, *ret_transient ? FLOE_ETRANSIENT : FLOE_EPROTO, "s3 %s '%s': %s",
@@ -578,10 +646,16 @@ static int attempt(struct s3 *s, struct s3_req *q, const char *url, bool *ret_tr
     if (q->status == 304 && q->if_none_match)
         goto out;
     if (q->status >= 200 && q->status < 300) {
-        if (q->sink && q->content_length >= 0 && q->sink->n != (uint64_t)q->content_length) {
+        if (q->sink && q->content_length >= 0 && q->body_pos != (uint64_t)q->content_length) {
             *ret_transient = true;
             r = err_set(e, FLOE_ETRANSIENT, "s3 %s '%s': short body, %" PRIu64 " of %" PRId64 " bytes",
-                        q->method, q->what, q->sink->n, q->content_length);
+                        q->method, q->what, q->body_pos, q->content_length);
+        } else if (q->sink && q->windowed && q->want_len != OBJSTORE_TO_END &&
+                   q->sink->n != q->want_len) {
+            *ret_transient = true;
+            r = err_set(e, FLOE_ETRANSIENT, "s3 %s '%s': asked %" PRIu64 " bytes at %" PRIu64
+                        ", got %" PRIu64 " (Content-Range '%s')", q->method, q->what, q->want_len,
+                        q->want_off, q->sink->n, q->content_range);
         }
         goto out;
     }
@@ -620,7 +694,7 @@ static int s3_perform(struct objstore *os, struct s3_req *q, struct err *e)
         bool transient = false;
         r = attempt(s, q, url.data, &transient, e);
         objstore_count_request(os, q->op, n > 1, r < 0);
-        if (r == 0 || !transient)
+        if (r == 0 || !transient || q->no_retry)
             break;
         if (n >= s->max_attempts) {
             err_prefix(e, "after %d attempts", n);
@@ -968,6 +1042,8 @@ static bool parse_content_range(const char *s, uint64_t *a, uint64_t *b, uint64_
     return false;
 }
 
+static int s3_head(struct objstore *os, const char *key, struct objstore_info *info, struct err *e);
+
 static int s3_get(struct objstore *os, const char *key, uint64_t off, uint64_t len,
                   struct objstore_sink *sink, struct err *e)
 {
@@ -976,6 +1052,7 @@ static int s3_get(struct objstore *os, const char *key, uint64_t off, uint64_t l
     struct s3_req q;
     req_init(&q, OBJSTORE_OP_GET, "GET", key, what);
     q.sink = sink;
+    range[0] = '\0';
     if (len == OBJSTORE_TO_END && off > 0) {
         snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
         q.range = range;
@@ -983,11 +1060,15 @@ static int s3_get(struct objstore *os, const char *key, uint64_t off, uint64_t l
         snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
         q.range = range;
     }
+    q.windowed = q.range != NULL;
+    q.want_off = off;
+    q.want_len = len;
     int r = s3_perform(os, &q, e);
     uint64_t a, b, total;
     if (r == FLOE_EBADREQ && q.status == 416) {
-        if (len == OBJSTORE_TO_END && parse_content_range(q.content_range, &a, &b, &total) &&
-            total == off) {
+        struct objstore_info info;
+        struct err he;
+        if (len == OBJSTORE_TO_END && s3_head(os, key, &info, &he) == 0 && info.size == off) {
             /* from the very end: nothing to read */
             objstore_sink_reset(sink);
             err_clear(e);
@@ -996,10 +1077,8 @@ static int s3_get(struct objstore *os, const char *key, uint64_t off, uint64_t l
             r = err_set(e, FLOE_EBADREQ, "s3 GET '%s': range %s is not satisfiable%s%s", what,
                         range, q.content_range[0] ? ", object " : "", q.content_range);
         }
-    } else if (r == 0 && q.range && q.status == 200 && off > 0) {
-        r = err_set(e, FLOE_EPROTO, "s3 GET '%s': server ignored the range %s", what, range);
     } else if (r == 0 && q.range && q.status == 206 &&
-               (!parse_content_range(q.content_range, &a, &b, &total) || a != off)) {
+               (!parse_content_range(q.content_range, &a, &b, &total) || a > off)) {
         r = err_set(e, FLOE_EPROTO, "s3 GET '%s': asked %s, got Content-Range '%s'", what, range,
                     q.content_range);
     }
@@ -1028,6 +1107,7 @@ static int s3_get_tail(struct objstore *os, const char *key, uint64_t n,
     req_init(&q, OBJSTORE_OP_GET, "GET", key, what);
     q.sink = sink;
     q.range = range;
+    q.no_retry = true; /* a failure falls back to HEAD + range below */
     int r = s3_perform(os, &q, e);
     uint64_t a, b, total;
     bool ok = false;
@@ -1043,7 +1123,7 @@ static int s3_get_tail(struct objstore *os, const char *key, uint64_t n,
     req_release(&q);
     if (ok)
         return 0;
-    if (r < 0 && r != FLOE_EBADREQ)
+    if (r == FLOE_ENOTFOUND || r == FLOE_EACCESS)
         return r;
     /*
      * Some servers answer suffix ranges wrongly (or refuse them on empty

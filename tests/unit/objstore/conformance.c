@@ -60,10 +60,15 @@ static int open_with(struct cctx *c, const char *akey, const char *skey, struct 
     /* the conf struct is borrowed: only replace the fields we change, then restore */
     char *prefix = c->prefix;
     conf.prefix = prefix;
-    conf.access_key = akey ? (char *)akey : c->base->access_key;
-    conf.secret_key = skey ? (char *)skey : c->base->secret_key;
-    if (akey || skey)
+    if (akey || skey) {
+        /* the other half comes from the run's own credentials */
+        const char *ak = c->base->access_key ? c->base->access_key : getenv("AWS_ACCESS_KEY_ID");
+        const char *sk = c->base->secret_key ? c->base->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+        conf.access_key = (char *)(akey ? akey : ak ? ak : "");
+        conf.secret_key = (char *)(skey ? skey : sk ? sk : "");
+        conf.session_token = NULL;
         conf.cred_source = OBJSTORE_CRED_EXPLICIT;
+    }
     return objstore_open(&conf, ret, e);
 }
 
@@ -127,11 +132,17 @@ static int case_odd_keys(struct cctx *c)
         r = objstore_head(c->os, *k, &info, &e);
         CK(c, r == 0 && info.size == strlen(*k), "head '%s': %s", *k, err_msg(&e));
     }
+    bool dot_quirk = c->opts->quirks && strstr(c->opts->quirks, "dot-segments");
     struct objstore_list l;
     int r = objstore_list(c->os, "odd/", &l, &e);
     CKR(c, r, 0, &e);
-    CK(c, (int)l.n == n, "listed %zu keys, want %d", l.n, n);
+    CK(c, (int)l.n == n || dot_quirk, "listed %zu keys, want %d", l.n, n);
     for (const char **k = odd_keys; *k; k++) {
+        if (dot_quirk && strstr(*k, "/./")) {
+            fprintf(stdout, "# %s.odd_keys: known server quirk: '%s' is listed with its './' removed\n",
+                    c->opts->label, *k);
+            continue;
+        }
         bool found = false;
         for (size_t i = 0; i < l.n; i++)
             found |= !strcmp(l.entries[i].key, *k) && l.entries[i].size == strlen(*k);
@@ -360,10 +371,18 @@ static int case_list_pages(struct cctx *c)
 static int case_delete_many(struct cctx *c)
 {
     struct err e;
-    /* the 1100 keys of list_pages (put again if that case was skipped) + missing ones */
-    const int have = 1100, total = 2500;
-    int r = put_many(c->os, "many/k%05d", have, 8, &e);
+    /* the 1100 keys of list_pages (put again if that case did not run) + missing
+     * ones: more than one batch of 1000 */
+    const int have = 1100, total = 1150;
+    struct objstore_list l;
+    int r = objstore_list(c->os, "many/", &l, &e);
     CKR(c, r, 0, &e);
+    size_t listed = l.n;
+    objstore_list_release(&l);
+    if (listed != (size_t)have) {
+        r = put_many(c->os, "many/k%05d", have, 8, &e);
+        CKR(c, r, 0, &e);
+    }
     char **keys = calloc(total, sizeof(char *));
     int *res = calloc(total, sizeof(int));
     for (int i = 0; i < total; i++)
@@ -376,11 +395,10 @@ static int case_delete_many(struct cctx *c)
     for (int i = 0; i < total; i++)
         CK(c, res[i] == 0, "key %s: %s", keys[i], err_name(res[i]));
     if (c->is_s3)
-        CK(c, s1.requests[OBJSTORE_OP_DELETE] - s0.requests[OBJSTORE_OP_DELETE] >= 3,
-           "%d keys in fewer than 3 batches", total);
+        CK(c, s1.requests[OBJSTORE_OP_DELETE] - s0.requests[OBJSTORE_OP_DELETE] >= 2,
+           "%d keys in fewer than 2 batches", total);
     CK(c, s1.deleted_keys - s0.deleted_keys == (uint64_t)total, "deleted_keys counter %" PRIu64,
        s1.deleted_keys - s0.deleted_keys);
-    struct objstore_list l;
     r = objstore_list(c->os, "many/", &l, &e);
     CKR(c, r, 0, &e);
     CK(c, l.n == 0, "%zu keys left after delete", l.n);

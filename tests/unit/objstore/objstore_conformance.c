@@ -4,7 +4,7 @@
  * Secrets belong in the environment (credentials=env), not on the command line.
  *
  *   objstore_conformance [--label L] [--verifies-signature] [--ctl CMD]
- *                        [--only CASE] key=value...
+ *                        [--only CASE] [--quirks LIST] key=value...
  *
  * Prints "PASS <label>.<case>" / "FAIL <label>.<case>: why" and exits 1 when
  * any case failed, 2 on bad arguments.
@@ -33,6 +33,8 @@ int main(int argc, char **argv)
             opts.verifies_signature = true;
         } else if (!strcmp(a, "--ctl") && i + 1 < argc) {
             opts.ctl = argv[++i];
+        } else if (!strcmp(a, "--quirks") && i + 1 < argc) {
+            opts.quirks = argv[++i];
         } else if (!strcmp(a, "--only") && i + 1 < argc) {
             opts.only = argv[++i];
         } else if (strchr(a, '=') && a[0] != '-') {
