@@ -173,17 +173,9 @@ static int cmd_resource_create(struct rpc_client *cl, const struct ctl_cmd *c, s
     tidl_set_str(&x->root_path, c->root ? c->root : "");
     tidl_set_str(&x->credentials_file, c->credentials_file ? c->credentials_file : "");
     x->path_style = c->path_style;
-#ifdef IDL_RESOURCE_HAS_ENV
     tidl_set_str(&x->access_key_env, c->access_key_env ? c->access_key_env : "");
     tidl_set_str(&x->secret_key_env, c->secret_key_env ? c->secret_key_env : "");
     tidl_set_str(&x->profile, c->profile ? c->profile : "");
-#else
-    if (c->access_key_env || c->profile) {
-        idl_create_resource_req_release(&rq);
-        return err_set(e, FLOE_EUNSUPPORTED, "--access-key-env/--profile are not supported by this FE's "
-                       "interface; use --credentials-file or the AWS_* environment on each node");
-    }
-#endif
     int r = idl_frontend_service_create_resource(cl, &rq, &rp, e);
     idl_create_resource_req_release(&rq);
     if (r < 0)
@@ -456,9 +448,7 @@ static int cmd_tablets(struct rpc_client *cl, const struct ctl_cmd *c, struct er
             struct idl_tablet_info *rep = &ri->reported;
             bool reported = rep->state != IDL_TABLET_STATE_UNKNOWN;
             const char *state =
-#ifdef IDL_REPLICA_HAS_FE_STATE
                 ri->fe_state && *ri->fe_state ? ri->fe_state :
-#endif
                 ri->bad ? "bad" : ri->state == IDL_TABLET_STATE_RUNNING ? "normal" : "notready";
             char b[11][40];
             num(b[0], x->tablet_id);

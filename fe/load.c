@@ -390,8 +390,9 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
         ld.tablets[b].nreps = tb->nreplicas;
         idl_row_batch_init(&ld.tablets[b].batch);
         for (int k = 0; k < tb->nreplicas; k++) {
-            if (tb->replicas[k].state != FE_REPLICA_NORMAL)
-                continue;  /* lagging or bad: repair brings it up to date */
+            if (tb->replicas[k].state != FE_REPLICA_NORMAL ||
+                !catalog_backend_alive(c, catalog_backend(c, tb->replicas[k].backend_id), fe_now_ms()))
+                continue;  /* lagging, bad or unreachable: it misses this version; repair catches it up */
             struct ld_rep *rp = &ld.reps[ld.nreps++];
             rp->tablet_id = tb->id;
             rp->replica_id = tb->replicas[k].id;

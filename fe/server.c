@@ -122,11 +122,9 @@ void fe_resource_to_idl(const struct fe_resource *r, struct idl_resource *out)
     tidl_set_str(&out->root_path, r->root ? r->root : "");
     tidl_set_str(&out->credentials_file, r->credentials_file ? r->credentials_file : "");
     out->resource_id = r->id;
-#ifdef IDL_RESOURCE_HAS_ENV
     tidl_set_str(&out->access_key_env, r->access_key_env ? r->access_key_env : "");
     tidl_set_str(&out->secret_key_env, r->secret_key_env ? r->secret_key_env : "");
     tidl_set_str(&out->profile, r->profile ? r->profile : "");
-#endif
 }
 
 void fe_policy_to_idl(const struct catalog *c, const struct fe_policy *p, struct idl_storage_policy *out)

@@ -189,9 +189,7 @@ static int h_create_resource(void *ctx, const struct idl_create_resource_req *re
         .type = x->type == IDL_RESOURCE_TYPE_S3 ? "s3" : x->type == IDL_RESOURCE_TYPE_LOCAL ? "local" : "?",
         .root = nz(x->root_path), .endpoint = nz(x->endpoint), .region = nz(x->region), .bucket = nz(x->bucket),
         .prefix = nz(x->prefix), .path_style = x->path_style, .credentials_file = nz(x->credentials_file),
-#ifdef IDL_RESOURCE_HAS_ENV
         .access_key_env = nz(x->access_key_env), .secret_key_env = nz(x->secret_key_env), .profile = nz(x->profile),
-#endif
     };
     pthread_mutex_lock(&s->lock);
     struct fe_resource *old = catalog_resource_by_name(&s->meta->cat, x->name ? x->name : "");
@@ -528,9 +526,7 @@ static void tablet_replicas(const struct catalog *c, const struct fe_table *tb, 
         ri->version = r->version;
         ri->state = fe_state_to_idl(r->state);
         ri->bad = r->state == FE_REPLICA_BAD;
-#ifdef IDL_REPLICA_HAS_FE_STATE
         tidl_set_str(&ri->fe_state, catalog_replica_state_name(r->state));
-#endif
         ri->reported.tablet_id = t->id;
         ri->reported.replica_id = r->id;
         if (r->rep_ms) {
