@@ -128,6 +128,16 @@ int rpc_client_new(const struct rpc_client_opts *o, struct rpc_client **ret, str
  * (reset first). A server error reply returns its code with its message. */
 int rpc_call(struct rpc_client *c, uint32_t method, const void *req, size_t len,
              struct buf *ret_reply, struct err *e);
+/* Encodes a message into out (appending). */
+typedef void (*rpc_encode_fn)(const void *msg, struct buf *out);
+/* Decodes a reply payload into ret (which it initialises). */
+typedef int (*rpc_decode_fn)(const void *data, size_t len, void *ret, struct err *e);
+/* rpc_call for typed messages, as generated stubs use it: encodes req with
+ * enc into the client's own buffer and decodes the reply with dec into ret,
+ * so a call allocates nothing beyond the decoded reply. On failure ret is
+ * left initialised (dec is called with an empty payload if needed). */
+int rpc_call_msg(struct rpc_client *c, uint32_t method, rpc_encode_fn enc, const void *req,
+                 rpc_decode_fn dec, void *ret, struct err *e);
 void rpc_client_set_call_timeout(struct rpc_client *c, int ms);
 /* Connects and authenticates now (a no-op when connected). */
 int rpc_client_connect(struct rpc_client *c, struct err *e);

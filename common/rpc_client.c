@@ -29,8 +29,12 @@ struct rpc_client {
     size_t max_frame;
     int fd;
     uint32_t seq;
-    struct buf io;
+    struct buf io;      /* handshake frames, replies of rpc_call_msg */
+    struct buf wbuf;    /* requests of rpc_call_msg */
 };
+
+/* Scratch buffers above this are freed after a call rather than kept. */
+#define KEEP_BUF_MAX (8u << 20)
 
 int rpc_client_new(const struct rpc_client_opts *o, struct rpc_client **ret, struct err *e)
 {
@@ -52,6 +56,7 @@ int rpc_client_new(const struct rpc_client_opts *o, struct rpc_client **ret, str
     c->max_frame = o->max_frame ? o->max_frame : RPC_DEFAULT_MAX_FRAME;
     c->fd = -1;
     buf_init(&c->io);
+    buf_init(&c->wbuf);
     *ret = c;
     return 0;
 }
@@ -215,18 +220,18 @@ static void check_idle(struct rpc_client *c)
         drop(c);
 }
 
-int rpc_call(struct rpc_client *c, uint32_t method, const void *req, size_t len,
-             struct buf *ret_reply, struct err *e)
+/* One request/reply exchange; the caller holds the lock. */
+static int call_locked(struct rpc_client *c, uint32_t method, const void *req, size_t len,
+                       struct buf *ret_reply, struct err *e)
 {
     int rc;
     buf_reset(ret_reply);
     if (len > c->max_frame)
         return err_set(e, FLOE_ELIMIT, "%s: request of %zu bytes exceeds frame limit %zu",
                        c->addr, len, c->max_frame);
-    pthread_mutex_lock(&c->lock);
     check_idle(c);
     if ((rc = connect_locked(c, e)) < 0)
-        goto out;
+        return rc;
     int64_t deadline = rpc_now_ms() + c->call_timeout_ms;
     uint32_t seq = ++c->seq;
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_REQUEST, .method = method,
@@ -250,10 +255,38 @@ int rpc_call(struct rpc_client *c, uint32_t method, const void *req, size_t len,
         if (h.status == FLOE_ESHUTDOWN || h.status == FLOE_ELIMIT || h.status == FLOE_EAUTH)
             drop(c);
     }
-    goto out;
+    return rc;
 fail:
     drop(c);
-out:
+    return rc;
+}
+
+int rpc_call(struct rpc_client *c, uint32_t method, const void *req, size_t len,
+             struct buf *ret_reply, struct err *e)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = call_locked(c, method, req, len, ret_reply, e);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int rpc_call_msg(struct rpc_client *c, uint32_t method, rpc_encode_fn enc, const void *req,
+                 rpc_decode_fn dec, void *ret, struct err *e)
+{
+    pthread_mutex_lock(&c->lock);
+    buf_reset(&c->wbuf);
+    enc(req, &c->wbuf);
+    int rc = call_locked(c, method, c->wbuf.data, c->wbuf.len, &c->io, e);
+    if (rc == 0) {
+        rc = dec(buf_cstr(&c->io), c->io.len, ret, e);
+    } else {
+        int r2 = dec(NULL, 0, ret, NULL);   /* leaves ret initialised */
+        (void)r2;
+    }
+    if (c->wbuf.cap > KEEP_BUF_MAX)
+        buf_release(&c->wbuf);
+    if (c->io.cap > KEEP_BUF_MAX)
+        buf_release(&c->io);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -264,6 +297,7 @@ void rpc_client_free(struct rpc_client *c)
         return;
     drop(c);
     buf_release(&c->io);
+    buf_release(&c->wbuf);
     free(c->host);
     pthread_mutex_destroy(&c->lock);
     free(c);

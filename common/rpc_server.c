@@ -32,6 +32,8 @@
 
 #define AUTH_MAX_FRAME 4096
 #define MAX_METHODS 65536
+/* A connection keeps its buffers between calls up to this size. */
+#define KEEP_BUF_MAX (4u << 20)
 
 enum conn_state { C_QUEUED, C_IDLE };
 
@@ -468,9 +470,9 @@ static bool serve_one(struct rpc_server *s, struct conn *c, bool stopping)
         return false;
     }
     /* keep big buffers from pinning memory on idle connections */
-    if (c->in.cap > (1u << 20))
+    if (c->in.cap > KEEP_BUF_MAX)
         buf_release(&c->in);
-    if (c->out.cap > (1u << 20))
+    if (c->out.cap > KEEP_BUF_MAX)
         buf_release(&c->out);
     return true;
 }

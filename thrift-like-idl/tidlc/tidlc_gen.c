@@ -598,13 +598,14 @@ static void gen_service_c(const struct def *d)
     for (int i = 0; i < d->methods.n; i++) {
         struct method *m = d->methods.v[i];
         const char *rq = m->arg->def->cname, *rp = m->ret->def->cname;
+        P("static void %s_enc_%s(const void *m, struct buf *out)\n{\n    %s_encode(m, out);\n}\n\n", n, m->name, rq);
+        P("static int %s_dec_%s(const void *data, size_t len, void *ret, struct err *e)\n{\n", n, m->name);
+        P("    if (!data) {\n        %s_init(ret);\n        return 0;\n    }\n", rp);
+        P("    return %s_decode(data, len, NULL, ret, e);\n}\n\n", rp);
         P("int %s_%s(struct rpc_client *c, const struct %s *req, struct %s *ret, struct err *e)\n{\n",
           n, m->name, rq, rp);
-        P("    struct buf out = BUF_INIT, in = BUF_INIT;\n    %s_init(ret);\n    %s_encode(req, &out);\n", rp, rq);
-        P("    int rc = rpc_call(c, %d, out.data, out.len, &in, e);\n", m->id);
-        P("    if (rc == 0)\n        rc = %s_decode(in.data, in.len, NULL, ret, e);\n", rp);
-        P("    if (rc < 0)\n        err_prefix(e, \"%s.%s\");\n", d->name, m->name);
-        P("    buf_release(&out);\n    buf_release(&in);\n    return rc;\n}\n\n");
+        P("    int rc = rpc_call_msg(c, %d, %s_enc_%s, req, %s_dec_%s, ret, e);\n", m->id, n, m->name, n, m->name);
+        P("    if (rc < 0)\n        err_prefix(e, \"%s.%s\");\n    return rc;\n}\n\n", d->name, m->name);
         P("static int %s_dispatch_%s(void *arg, const struct rpc_request *rq, struct buf *out, struct err *e)\n{\n", n, m->name);
         P("    const struct %s_handlers *h = arg;\n    struct %s req;\n    struct %s reply;\n", n, rq, rp);
         P("    int rc = %s_decode(rq->data, rq->len, h->limits, &req, e);\n", rq);
