@@ -153,9 +153,8 @@ _cl_spawn() {
     local var=$1 log=$2 faults=$3; shift 3
     echo "==== start $(date +%T.%N) faults='$faults'" >>"$log"
     FLOE_FAULTS="$faults" "$@" >>"$log" 2>&1 </dev/null &
-    local pid=$!
-    track_pid "$pid"
-    printf -v "$var" '%s' "$pid"
+    track_pid "$!"
+    printf -v "$var" '%s' "$!"
 }
 
 # http_ok PORT [PATH]: true when GET http://127.0.0.1:PORT/PATH answers 2xx.
@@ -168,9 +167,9 @@ fe_start() {
 be_start() {
     local i=$1
     [ $# -ge 2 ] && BE_FAULTS[$i]=$2
-    local pid
-    _cl_spawn pid "$T/be$i/log" "${BE_FAULTS[$i]}" "$FLOE_BE_BIN" --config "$T/be$i/be.conf"
-    BE_PID[$i]=$pid
+    local bepid
+    _cl_spawn bepid "$T/be$i/log" "${BE_FAULTS[$i]}" "$FLOE_BE_BIN" --config "$T/be$i/be.conf"
+    BE_PID[$i]=$bepid
 }
 
 # _cl_stop PID SIG: signals PID and reaps it (deadline 30 s, then KILL).
@@ -183,7 +182,7 @@ _cl_stop() {
     local deadline=$(( $(date +%s) + 30 ))
     while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt $deadline ]; do sleep 0.05; done
     kill -0 "$pid" 2>/dev/null && { _cl_log "pid $pid ignored SIG$sig for 30 s, killing"; kill -KILL "$pid" 2>/dev/null; }
-    wait "$pid" 2>/dev/null; rc=$?
+    { wait "$pid"; } 2>/dev/null; rc=$?
     echo "$rc"
 }
 
@@ -214,13 +213,13 @@ be_alive() { node_alive "${BE_PID[$1]}"; }
 be_wait_exit() {
     local i=$1 secs=$2 pid=${BE_PID[$1]}
     wait_for "$secs" bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status" || return 1
-    wait "$pid" 2>/dev/null; echo $?
+    { wait "$pid"; } 2>/dev/null; echo $?
     BE_PID[$i]=
 }
 fe_wait_exit() {
     local secs=$1 pid=$FE_PID
     wait_for "$secs" bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status" || return 1
-    wait "$pid" 2>/dev/null; echo $?
+    { wait "$pid"; } 2>/dev/null; echo $?
     FE_PID=
 }
 
@@ -259,17 +258,15 @@ cluster_start() {
 # fctl ARGS...: floectl against this cluster.
 fctl() { "$FLOECTL_BIN" --fe "127.0.0.1:$FE_RPC_PORT" "$@"; }
 
-# scan_sum TABLE: "ROWS SHA256" of a full scan, independent of row order.
+# scan_sum TABLE: "ROWS SHA256" of a full scan (CSV, header dropped),
+# independent of row order.
 scan_sum() {
     local out
     out=$(fctl scan "$1" --format csv) || return 1
     printf '%s\n' "$out" | python3 -c '
 import hashlib, sys
-lines = sys.stdin.read().splitlines()
-# first line is the header when the scan prints one
-rows = sorted(l for l in lines[1:] if l) if lines and not lines[0][:1].isdigit() and not lines[0][:1] == "-" else sorted(l for l in lines if l)
-h = hashlib.sha256("\n".join(rows).encode()).hexdigest()
-print(len(rows), h)'
+rows = sorted(l for l in sys.stdin.read().splitlines()[1:] if l)
+print(len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())'
 }
 
 # tablets_json TABLE: floectl tablets TABLE --json, as printed.
