@@ -195,8 +195,17 @@ int ctlargs_parse_where(const char *text, struct ctl_where *w, struct err *e)
         w->op = ops[k].op;
         p += strlen(ops[k].t);
         w->values = xcalloc(1, sizeof(char *));
-        if ((r = read_value(&p, text, &w->values[0], e)) < 0)
+        skip_ws(&p);
+        if (*p != '\'' && *p) {
+            /* an unquoted value is the rest of the text: ts >= 2026-01-01 00:00:00 */
+            const char *end = p + strlen(p);
+            while (end > p && isspace((unsigned char)end[-1]))
+                end--;
+            w->values[0] = xstrndup(p, (size_t)(end - p));
+            p = end;
+        } else if ((r = read_value(&p, text, &w->values[0], e)) < 0) {
             goto out;
+        }
         w->nvalues = 1;
     }
     skip_ws(&p);

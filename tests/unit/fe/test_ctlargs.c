@@ -151,7 +151,7 @@ START_TEST(bad_input_one_line)
         { "scan|t|--where|v IN (1, 2", "expected ',' or ')'" },
         { "scan|t|--where|v IS MAYBE", "IS [NOT] NULL" },
         { "scan|t|--where|= 3", "column name first" },
-        { "scan|t|--where|v = 3 extra", "unexpected text" },
+        { "scan|t|--where|v = 'a' extra", "unexpected text" },
         { "tables|--where|v = 1", "'--where' does not apply" },
         { "--fe|host:0|tables", "port must be" },
         { "--fe", "--fe needs a value" },
@@ -192,6 +192,9 @@ START_TEST(where_forms)
     ck_assert_int_eq(ctlargs_parse_where("v!=-1.5", &w, &e), 0);
     ck_assert_int_eq(w.op, CTL_OP_NE);
     ck_assert_str_eq(w.values[0], "-1.5");
+    ctlargs_where_release(&w);
+    ck_assert_int_eq(ctlargs_parse_where("ts >= 2026-01-01 00:00:58  ", &w, &e), 0);
+    ck_assert_str_eq(w.values[0], "2026-01-01 00:00:58");
     ctlargs_where_release(&w);
     ck_assert_int_eq(ctlargs_parse_where("s = ''", &w, &e), 0);
     ck_assert_str_eq(w.values[0], "");
