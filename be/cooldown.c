@@ -46,6 +46,7 @@ void cooldown_opts_default(struct cooldown_opts *o)
 {
     o->check_interval_ms = 60000;
     o->gc_grace_ms = 1800000;
+    o->gc_interval_ms = 600000;
     o->upload_threads = 4;
     o->cold_compaction_min_rowsets = 10;
     o->background = true;
@@ -130,6 +131,16 @@ int64_t cd_extra_i64(const struct cooldown_state *c, const char *key, int64_t de
 {
     json_t *j = json_object_get(c->extra, key);
     return json_is_integer(j) ? (int64_t)json_integer_value(j) : def;
+}
+
+void cd_policy_times(const struct cooldown_state *c, int64_t *ttl_s, int64_t *datetime_s)
+{
+    /* set by cooldown_set_policy at the top level, or by create_tablet under "policy" */
+    json_t *p = json_object_get(c->extra, "policy");
+    const json_t *src = json_object_get(c->extra, "cooldown_ttl_s") || !json_is_object(p) ? c->extra : p;
+    json_t *t = json_object_get(src, "cooldown_ttl_s"), *d = json_object_get(src, "cooldown_datetime_s");
+    *ttl_s = json_is_integer(t) ? (int64_t)json_integer_value(t) : 0;
+    *datetime_s = json_is_integer(d) ? (int64_t)json_integer_value(d) : 0;
 }
 
 void cd_extra_set_i64(struct cooldown_state *c, const char *key, int64_t v)
@@ -272,7 +283,8 @@ static bool compaction_filter(void *ctx, const struct version *v, const struct r
     pthread_mutex_unlock(&cd->mu);
     if (allow && v->cd.storage_policy && v->cd.cooldown_term > 0 && !is_uploader(v, rep)) {
         /* a follower keeps its cold rowsets as loaded so they line up with the uploader's meta */
-        int64_t ttl = cd_extra_i64(&v->cd, "cooldown_ttl_s", 0), dt = cd_extra_i64(&v->cd, "cooldown_datetime_s", 0);
+        int64_t ttl, dt;
+        cd_policy_times(&v->cd, &ttl, &dt);
         if (storage_policy_is_cold(ttl, dt, rs->newest_write_ms, fs_now_ms()))
             allow = false;
     }
@@ -888,7 +900,8 @@ static int upload_cold(struct cooldown *cd, int64_t tid, struct cd_snap *s, enum
 {
     const struct version *v = s->v;
     const struct cooldown_state *c = &v->cd;
-    int64_t ttl = cd_extra_i64(c, "cooldown_ttl_s", 0), dt = cd_extra_i64(c, "cooldown_datetime_s", 0);
+    int64_t ttl, dt;
+    cd_policy_times(c, &ttl, &dt);
     int64_t now = fs_now_ms();
     size_t from = cd_remote_prefix(v), n = 0;
     while (from + n < v->nrowsets && rowset_is_local(v->rowsets[from + n]) &&
@@ -1104,6 +1117,10 @@ void cooldown_pass(struct cooldown *cd)
     size_t n = 0;
     if (engine_tablet_infos(cd->eng, &ti, &n) < 0)
         return;
+    int64_t now = mono_now_ms();
+    bool gc = cd->last_gc_ms == 0 || now - cd->last_gc_ms >= cd->o.gc_interval_ms;
+    if (gc)
+        cd->last_gc_ms = now;
     for (size_t i = 0; i < n; i++) {
         if (ti[i].bad)
             continue;
@@ -1120,7 +1137,7 @@ void cooldown_pass(struct cooldown *cd)
             int64_t did;
             size_t nc;
             err_clear(&e);
-            if (cooldown_gc_prepare(cd, tid, &did, &nc, &e) < 0 && e.code != FLOE_EBADSTATE)
+            if (gc && cooldown_gc_prepare(cd, tid, &did, &nc, &e) < 0 && e.code != FLOE_EBADSTATE)
                 tlog_warn(tid, "remote gc: %s", err_msg(&e));
         }
     }

@@ -49,12 +49,13 @@ struct cooldown;
 struct cooldown_opts {
     int64_t check_interval_ms;      /* cooldown_check_interval_s: period of the background pass */
     int64_t gc_grace_ms;            /* remote_gc_grace_s */
+    int64_t gc_interval_ms;         /* remote_gc_interval_s: how often the pass prepares a GC round */
     int upload_threads;             /* parallel segment uploads */
     int cold_compaction_min_rowsets;/* the uploader merges its remote rowsets above this many; 0 = never */
     bool background;                /* run the periodic pass thread */
 };
 
-/* 60 s, 1800 s grace, 4 upload threads, 10 rowsets, background on. */
+/* 60 s, 1800 s grace, GC every 600 s, 4 upload threads, 10 rowsets, background on. */
 void cooldown_opts_default(struct cooldown_opts *o);
 
 /*

@@ -61,6 +61,7 @@ struct cooldown {
     struct cd_tablet **tabs;
     size_t ntab;
     struct cooldown_stats st;
+    int64_t last_gc_ms;              /* pass thread only */
 };
 
 struct cooldown_metrics {
@@ -83,6 +84,8 @@ struct cd_tablet *cd_tablet_get(struct cooldown *cd, int64_t id);
 bool cd_strv_has(char *const *v, size_t n, const char *s);
 int64_t cd_extra_i64(const struct cooldown_state *c, const char *key, int64_t def);
 void cd_extra_set_i64(struct cooldown_state *c, const char *key, int64_t v);
+/* The tablet's policy: ttl and datetime (0 = unset). */
+void cd_policy_times(const struct cooldown_state *c, int64_t *ttl_s, int64_t *datetime_s);
 void cd_note_retired(struct cooldown *cd, const struct version *old, struct version *nv);
 size_t cd_remote_prefix(const struct version *v);
 int cd_upload_files(struct cooldown *cd, struct objstore *os, char **keys, char **paths, const uint64_t *sizes,

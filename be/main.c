@@ -6,13 +6,17 @@
 #define LOG_MODULE "be"
 #include "auth.h"
 #include "conf.h"
+#include "cooldown.h"
+#include "cooldown_service.h"
 #include "engine.h"
 #include "err.h"
 #include "fault.h"
 #include "fe_client.h"
+#include "file_cache.h"
 #include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
+#include "resource.h"
 #include "rpc.h"
 #include "service.h"
 
@@ -162,6 +166,12 @@ int main(int argc, char **argv)
     struct httpd *http = NULL;
     struct fe_client *fec = NULL;
     int64_t backend_id = 0;
+    struct resource_registry *reg = NULL;
+    struct file_cache *fcache = NULL;
+    struct cooldown *cdn = NULL;
+    struct cooldown_service cds;
+    memset(&cds, 0, sizeof(cds));
+    char *fc_dir = NULL;
     if (auth_token_load(cf.cluster_token_file, &token, &e) < 0) {
         fprintf(stderr, "floe-be: %s\n", err_msg(&e));
         rc = 2;
@@ -183,7 +193,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "floe-be: %s\n", err_msg(&e));
         goto out;
     }
+    reg = resource_registry_new();
+    fc_dir = *cf.file_cache_dir ? xstrdup(cf.file_cache_dir) : xasprintf("%s/file_cache", cf.storage_root);
+    struct file_cache_opts fco = { .dir = fc_dir, .capacity_bytes = (uint64_t)cf.file_cache_capacity_mb << 20,
+                                   .block_size = (uint32_t)cf.file_cache_block_kb << 10 };
+    if (file_cache_open(&fco, &fcache, &e) < 0)
+        goto fail;
+    struct cooldown_opts cdo;
+    cooldown_opts_default(&cdo);
+    cdo.check_interval_ms = cf.cooldown_check_interval_s * 1000;
+    cdo.gc_grace_ms = cf.remote_gc_grace_s * 1000;
+    cdo.gc_interval_ms = cf.remote_gc_interval_s * 1000;
+    if (cooldown_open(eng, reg, fcache, &cdo, &cdn, &e) < 0 ||
+        cooldown_service_init(&cds, cdn, reg, cf.storage_root, &e) < 0)
+        goto fail;
     struct be_service_opts so = { .eng = eng, .token = &token, .backend_id = &backend_id };
+    cooldown_service_hooks(&cds, &so.hooks);
     if (be_service_new(&so, &svc, &e) < 0)
         goto fail;
     struct rpc_server_opts ro = { .name = "be", .port = (int)cf.rpc_port, .token = &token,
@@ -228,7 +253,12 @@ out:
     rpc_server_free(srv);
     httpd_stop(http);
     be_service_free(svc);
+    cooldown_close(cdn);
+    cooldown_service_release(&cds);
     engine_close(eng);
+    file_cache_close(fcache);
+    resource_registry_free(reg);
+    free(fc_dir);
     auth_token_release(&token);
     conf_release(be_conf_table, &cf);
     return rc;
