@@ -368,6 +368,67 @@ void fe_send_drop(struct fe_server *s, int64_t backend_id, int64_t tablet_id, in
     submit_small(s, 1, backend_id, tablet_id, replica_id, 0);
 }
 
+struct tdrop_job {
+    struct fe_server *s;
+    int64_t tablet_id;
+    int n;
+    bool cooled;
+    int64_t backends[64], replicas[64];
+};
+
+static int drop_one(struct fe_server *s, int64_t be, int64_t tablet, int64_t replica, bool remote, struct err *e)
+{
+    struct rpc_client *cl;
+    struct idl_drop_tablet_req rq;
+    struct idl_drop_tablet_reply rp;
+    idl_drop_tablet_req_init(&rq);
+    rq.tablet_id = tablet;
+    rq.replica_id = replica;
+    rq.delete_remote = remote;
+    int r = fe_be_client(s, be, BE_CTL, &cl, e);
+    if (r == 0 && (r = idl_backend_service_drop_tablet(cl, &rq, &rp, e)) == 0)
+        idl_drop_tablet_reply_release(&rp);
+    idl_drop_tablet_req_release(&rq);
+    return r;
+}
+
+static void tdrop_run(void *arg)
+{
+    struct tdrop_job *j = arg;
+    struct err e = { 0 };
+    int failed = 0;
+    for (int i = 0; i < j->n - 1; i++)
+        if (drop_one(j->s, j->backends[i], j->tablet_id, j->replicas[i], false, &e) < 0) {
+            failed++;
+            tlog_warn(j->tablet_id, "drop of replica %lld on backend %lld failed (its next report retries): %s",
+                      (long long)j->replicas[i], (long long)j->backends[i], err_msg(&e));
+        }
+    int last = j->n - 1;
+    bool remote = j->cooled && failed == 0;
+    if (j->cooled && failed)
+        tlog_warn(j->tablet_id, "remote data kept: %d replicas did not confirm the drop", failed);
+    if (last >= 0 && drop_one(j->s, j->backends[last], j->tablet_id, j->replicas[last], remote, &e) < 0)
+        tlog_warn(j->tablet_id, "drop of replica %lld on backend %lld failed%s: %s", (long long)j->replicas[last],
+                  (long long)j->backends[last], remote ? " (remote data kept)" : "", err_msg(&e));
+    free(j);
+}
+
+void fe_send_tablet_drop(struct fe_server *s, int64_t tablet_id, const int64_t *backends, const int64_t *replicas,
+                         int n, bool cooled)
+{
+    struct tdrop_job *j = xcalloc(1, sizeof(*j));
+    j->s = s;
+    j->tablet_id = tablet_id;
+    j->cooled = cooled;
+    j->n = n < 64 ? n : 64;
+    for (int i = 0; i < j->n; i++) {
+        j->backends[i] = backends[i];
+        j->replicas[i] = replicas[i];
+    }
+    if (tpool_submit(s->sender, tdrop_run, j) < 0)
+        tdrop_run(j);
+}
+
 /* ---- background ---- */
 
 static void conf_pass(struct fe_server *s)

@@ -91,6 +91,10 @@ int fe_be_client(struct fe_server *s, int64_t backend_id, enum be_chan ch, struc
 void fe_send_pushes(struct fe_server *s, struct coolconf_push_vec *pv);   /* takes pv's array */
 void fe_send_delete(struct fe_server *s, int64_t backend_id, int64_t tablet_id, int64_t delete_id, int64_t term);
 void fe_send_drop(struct fe_server *s, int64_t backend_id, int64_t tablet_id, int64_t replica_id);
+/* A dropped tablet: every replica is dropped; when cooled, the last one is
+ * told to delete the remote prefix too, and only after all others acked. */
+void fe_send_tablet_drop(struct fe_server *s, int64_t tablet_id, const int64_t *backends, const int64_t *replicas,
+                         int n, bool cooled);
 
 /* Conversions shared by the handlers. */
 void fe_schema_to_idl(const struct fe_schema *s, enum fe_key_model model, struct idl_tablet_schema *out);

@@ -105,8 +105,11 @@ static int h_tablet_report(void *ctx, const struct idl_tablet_report_req *req, s
             c->cooldown_replica_id = res.pushes.v[i].cooldown_replica_id;
             c->cooldown_term = res.pushes.v[i].term;
         }
-        for (size_t i = 0; i < res.ndrops; i++)
+        /* replicas the catalog no longer has (dropped table, moved replica): drop them */
+        for (size_t i = 0; i < res.ndrops; i++) {
             idl_tablet_report_reply_add_unknown_tablets(reply, res.drops[i].tablet_id);
+            fe_send_drop(s, req->backend_id, res.drops[i].tablet_id, res.drops[i].replica_id);
+        }
         /* the confirmation is journaled; now tell the uploader */
         for (size_t i = 0; i < res.ndeletes; i++)
             fe_send_delete(s, req->backend_id, res.deletes[i].tablet_id, res.deletes[i].delete_id,
@@ -442,9 +445,13 @@ static int h_drop_table(void *ctx, const struct idl_drop_table_req *req, struct 
                         struct err *e)
 {
     struct fe_server *s = ctx;
-    struct report_drop *drops = NULL;
-    int64_t *bes = NULL;
-    size_t n = 0;
+    struct drop_plan {
+        int64_t tablet;
+        int n;
+        bool cooled;
+        int64_t bes[64], reps[64];
+    } *plan = NULL;
+    int32_t nplan = 0;
     pthread_mutex_lock(&s->lock);
     struct fe_table *t = catalog_table_by_name(&s->meta->cat, req->name ? req->name : "");
     int r = 0;
@@ -453,24 +460,26 @@ static int h_drop_table(void *ctx, const struct idl_drop_table_req *req, struct 
             r = err_set(e, FLOE_ENOTFOUND, "table '%s' does not exist", req->name ? req->name : "");
     } else {
         reply->existed = true;
-        drops = xcalloc((size_t)t->buckets * (size_t)t->replication + 64, sizeof(*drops));
-        bes = xcalloc((size_t)t->buckets * (size_t)t->replication + 64, sizeof(*bes));
+        plan = xcalloc((size_t)t->buckets, sizeof(*plan));
         for (int32_t b = 0; b < t->buckets; b++) {
             struct fe_tablet *tb = catalog_tablet(&s->meta->cat, t->tablet_ids[b]);
-            for (int k = 0; tb && k < tb->nreplicas && n < (size_t)t->buckets * (size_t)t->replication + 64; k++) {
-                drops[n].tablet_id = tb->id;
-                drops[n].replica_id = tb->replicas[k].id;
-                bes[n++] = tb->replicas[k].backend_id;
+            if (!tb)
+                continue;
+            struct drop_plan *p = &plan[nplan++];
+            p->tablet = tb->id;
+            p->cooled = tb->cooldown_term > 0;
+            for (int k = 0; k < tb->nreplicas && k < 64; k++) {
+                p->bes[p->n] = tb->replicas[k].backend_id;
+                p->reps[p->n++] = tb->replicas[k].id;
             }
         }
         r = ops_table_drop(s->meta, req->name, e);
     }
     pthread_mutex_unlock(&s->lock);
-    /* a backend that misses its drop gets it again through the next report */
-    for (size_t i = 0; r == 0 && i < n; i++)
-        fe_send_drop(s, bes[i], drops[i].tablet_id, drops[i].replica_id);
-    free(drops);
-    free(bes);
+    /* journaled: now drop the replicas (a backend that misses it is told again via its reports) */
+    for (int32_t i = 0; r == 0 && i < nplan; i++)
+        fe_send_tablet_drop(s, plan[i].tablet, plan[i].bes, plan[i].reps, plan[i].n, plan[i].cooled);
+    free(plan);
     return r;
 }
 
