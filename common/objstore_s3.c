@@ -881,6 +881,42 @@ static void *mp_worker(void *arg)
     return NULL;
 }
 
+static int s3_head(struct objstore *os, const char *key, struct objstore_info *info, struct err *e);
+
+/* True when key now holds the multipart object made of parts with these etags. */
+static bool multipart_landed(struct objstore *os, const char *key, char (*etags)[OBJSTORE_ETAG_MAX],
+                             int nparts)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (int i = 0; i < nparts; i++) {
+        unsigned char d[16];
+        if (strlen(etags[i]) != 32) {
+            EVP_MD_CTX_free(ctx);
+            return false;
+        }
+        for (int k = 0; k < 16; k++) {
+            unsigned int v;
+            if (sscanf(etags[i] + 2 * k, "%2x", &v) != 1) {
+                EVP_MD_CTX_free(ctx);
+                return false;
+            }
+            d[k] = (unsigned char)v;
+        }
+        EVP_DigestUpdate(ctx, d, 16);
+    }
+    unsigned char d[16];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(ctx, d, &dl);
+    EVP_MD_CTX_free(ctx);
+    char want[OBJSTORE_ETAG_MAX];
+    hex(d, 16, want);
+    snprintf(want + 32, sizeof(want) - 32, "-%d", nparts);
+    struct objstore_info info;
+    struct err he;
+    return s3_head(os, key, &info, &he) == 0 && !strcmp(info.etag, want);
+}
+
 static int put_multipart(struct objstore *os, const char *key, const char *what,
                          const struct objstore_src *src, struct err *e)
 {
@@ -960,7 +996,14 @@ static int put_multipart(struct objstore *os, const char *key, const char *what,
         q.content_type = "application/xml";
         q.payload_hash = sha;
         r = s3_perform(os, &q, e);
-        if (r == 0) {
+        if (r == FLOE_ENOTFOUND && multipart_landed(os, key, m.etags, nparts)) {
+            /*
+             * NoSuchUpload after a lost answer: an earlier attempt completed
+             * the upload. The object's etag proves it is this upload.
+             */
+            err_clear(e);
+            r = 0;
+        } else if (r == 0) {
             /* a 200 can still carry an <Error> (the server failed while streaming) */
             xmlDoc *doc = xml_parse(&q.resp);
             xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
@@ -1041,8 +1084,6 @@ static bool parse_content_range(const char *s, uint64_t *a, uint64_t *b, uint64_
     }
     return false;
 }
-
-static int s3_head(struct objstore *os, const char *key, struct objstore_info *info, struct err *e);
 
 static int s3_get(struct objstore *os, const char *key, uint64_t off, uint64_t len,
                   struct objstore_sink *sink, struct err *e)

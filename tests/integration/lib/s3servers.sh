@@ -53,6 +53,7 @@ _s3srv_spawn() {
     local pidfile=$1 log=$2; shift 2
     "$@" >>"$log" 2>&1 </dev/null &
     local pid=$!
+    disown "$pid" 2>/dev/null  # no "Killed" job report when it is stopped on purpose
     echo "$pid" >"$pidfile"
     if declare -F track_pid >/dev/null; then track_pid "$pid"; fi
 }

@@ -17,7 +17,7 @@ struct conformance_opts {
     bool verifies_signature; /* the server rejects a wrong secret (Swift, AWS) */
     const char *ctl;         /* command run as "<ctl> stop" / "<ctl> start" to kill and
                                 restart the server; NULL skips the kill case */
-    const char *only;        /* run only the case with this name (NULL: all) */
+    const char *only;        /* run only these cases, comma-separated (NULL: all) */
     const char *quirks;      /* known server defects to tolerate, comma-separated:
                                 "dot-segments" (keys with "/./" are listed without it) */
 };
