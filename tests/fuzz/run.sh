@@ -66,7 +66,7 @@ if ! ninja -C "$bdir" -j2 $all_libs >"$bdir/fuzz-ninja.log" 2>&1; then
     exit 1
 fi
 
-syslibs=$(pkg-config --libs libcrypto jansson libzstd libcurl libxml-2.0 2>/dev/null)
+syslibs=$(pkg-config --libs libcrypto jansson libzstd libcurl libxml-2.0 libmicrohttpd 2>/dev/null)
 syscflags=$(pkg-config --cflags libxml-2.0 2>/dev/null)
 per=$(( total / ${#names[@]} ))
 [ $per -lt 5 ] && per=5

@@ -1,6 +1,8 @@
 /* Unit tests for the tidl codec and tidlc-generated structs (test.tidl). */
 #include <math.h>
 
+#include "backend_idl.h"
+#include "frontend_idl.h"
 #include "test_idl.h"
 #include "testutil.h"
 
@@ -431,6 +433,77 @@ START_TEST(enum_names)
 }
 END_TEST
 
+/* The real interfaces: a write with a typed batch, a tablet report. */
+START_TEST(real_interfaces_round_trip)
+{
+    struct idl_write_rowset_req w, w2;
+    struct buf out = BUF_INIT;
+    struct err e = { 0 };
+    idl_write_rowset_req_init(&w);
+    w.txn_id = 12;
+    w.tablet_id = 34;
+    struct idl_row_batch *b = idl_write_rowset_req_add_batches(&w);
+    b->num_rows = 2;
+    struct idl_column_data *c = idl_row_batch_add_columns(b);
+    c->type = IDL_COLUMN_TYPE_STRING;
+    c->str_data.data = (uint8_t *)xstrdup("abxyz");
+    c->str_data.len = 5;
+    idl_column_data_add_str_lens(c, 2);
+    idl_column_data_add_str_lens(c, 3);
+    c = idl_row_batch_add_columns(b);
+    c->type = IDL_COLUMN_TYPE_TIMESTAMP;
+    c->nulls.data = xmalloc(1);
+    c->nulls.data[0] = 0x2;
+    c->nulls.len = 1;
+    idl_column_data_add_i64s(c, INT64_C(1763769600000000));
+    idl_column_data_add_i64s(c, 0);
+    idl_write_rowset_req_encode(&w, &out);
+    ck_assert_int_eq(idl_write_rowset_req_decode(out.data, out.len, NULL, &w2, &e), 0);
+    ck_assert(w2.txn_id == 12 && w2.tablet_id == 34);
+    ck_assert_uint_eq(w2.batches_len, 1);
+    ck_assert_int_eq(w2.batches[0].num_rows, 2);
+    ck_assert_uint_eq(w2.batches[0].columns_len, 2);
+    ck_assert_int_eq(w2.batches[0].columns[0].str_lens[1], 3);
+    ck_assert_int_eq(memcmp(w2.batches[0].columns[0].str_data.data, "abxyz", 5), 0);
+    ck_assert_int_eq(w2.batches[0].columns[1].nulls.data[0], 2);
+    ck_assert(w2.batches[0].columns[1].i64s[0] == INT64_C(1763769600000000));
+    idl_write_rowset_req_release(&w);
+    idl_write_rowset_req_release(&w2);
+
+    struct idl_tablet_report_req r, r2;
+    buf_reset(&out);
+    idl_tablet_report_req_init(&r);
+    r.backend_id = 3;
+    struct idl_tablet_info *t = idl_tablet_report_req_add_tablets(&r);
+    ck_assert(t->cooldowned_version == -1);   /* default */
+    t->tablet_id = 1001;
+    t->cooldown_replica_id = 7;
+    t->cooldown_term = 4;
+    t->cooldown_meta_id = xstrdup("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    t->cooldowned_version = 9;
+    t->delete_id = 55;
+    t->local_bytes = 1;
+    t->remote_bytes = 1ll << 33;
+    idl_tablet_report_req_encode(&r, &out);
+    ck_assert_int_eq(idl_tablet_report_req_decode(out.data, out.len, NULL, &r2, &e), 0);
+    ck_assert(r2.full);
+    ck_assert_uint_eq(r2.tablets_len, 1);
+    t = &r2.tablets[0];
+    ck_assert(t->tablet_id == 1001 && t->cooldown_replica_id == 7 && t->cooldown_term == 4);
+    ck_assert_str_eq(t->cooldown_meta_id, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    ck_assert(t->cooldowned_version == 9 && t->delete_id == 55 && t->remote_bytes == 1ll << 33);
+    ck_assert_int_eq(t->state, IDL_TABLET_STATE_RUNNING);
+    ck_assert_str_eq(t->storage_policy, "");
+    idl_tablet_report_req_release(&r);
+    idl_tablet_report_req_release(&r2);
+    ck_assert_str_eq(idl_backend_service_method_name(IDL_BACKEND_SERVICE_SCAN_OPEN),
+                     "BackendService.scan_open");
+    ck_assert_str_eq(idl_frontend_service_method_name(IDL_FRONTEND_SERVICE_TABLET_REPORT),
+                     "FrontendService.tablet_report");
+    buf_release(&out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("idl_codec");
@@ -444,6 +517,7 @@ int main(void)
     tcase_add_test(tc, malformed_input);
     tcase_add_test(tc, truncation_and_mutation_never_crash);
     tcase_add_test(tc, enum_names);
+    tcase_add_test(tc, real_interfaces_round_trip);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
