@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fault.h"
 #include "fejson.h"
 #include "log.h"
 
@@ -1103,6 +1104,10 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
         r = err_errno(e, EIO, "image %s: write", tmp);
         goto out;
     }
+    if ((r = FAULT_POINT("image.fsync")) < 0) {
+        err_set(e, r, "image %s: fsync failed (fault)", tmp);
+        goto out;
+    }
     if (fsync(fileno(f)) != 0) {
         r = err_errno(e, errno, "image %s: fsync", tmp);
         goto out;
@@ -1113,6 +1118,11 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
         goto out;
     }
     f = NULL;
+    if ((r = FAULT_POINT("image.rename")) < 0) {
+        err_set(e, r, "image %s: rename failed (fault)", path);
+        unlink(tmp);
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
         r = err_errno(e, errno, "image %s: rename", path);
         goto out;

@@ -209,6 +209,7 @@ json_t *catalog_replica_to_json(const struct fe_replica *r);
  * Checkpoint image: JSON lines, the header {"image":1,"last_seq":..,...},
  * one line per object, then {"end":N} with N the number of object lines.
  * catalog_image_write writes path atomically (temp, fsync, rename, fsync dir).
+ * Fault points "image.fsync", "image.rename".
  * catalog_image_load fills an empty catalog; a missing end line or any bad
  * line is FLOE_ECORRUPT naming the file and line.
  */

@@ -11,6 +11,9 @@
  * meta_step_down). meta_commit is the only way to change the catalog:
  * journal first (fsync), then apply. A change that cannot be journaled is
  * not made and the FE stops being master.
+ *
+ * A failed checkpoint leaves the previous image and the journal as they were
+ * (the image is replaced atomically, the journal only after that).
  */
 #ifndef FLOE_FE_META_H
 #define FLOE_FE_META_H

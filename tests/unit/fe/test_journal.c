@@ -4,6 +4,7 @@
 #include "fault.h"
 #include "fe_fixture.h"
 #include "journal.h"
+#include "ops.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -294,6 +295,119 @@ START_TEST(journal_failure_deposes)
 }
 END_TEST
 
+/* The same sequence of changes, with the Nth journal write (then fsync)
+ * failing, until a run passes: after each failure a restarted FE holds
+ * exactly the changes that succeeded, and continues from there. */
+static int run_ops(struct fe_meta *m, int *done)
+{
+    struct err e = { 0 };
+    int64_t id, txn;
+    int r = 0;
+    for (int i = 0; i < 3 && r == 0; i++)
+        if (*done <= i) {
+            r = ops_backend_register(m, 0, "127.0.0.1", 9001 + i, 0, FX_NOW, &id, &e);
+            if (r == 0)
+                (*done)++;
+        }
+    if (r == 0 && *done == 3) {
+        struct ops_resource_args ra = { .name = "store", .type = "local", .root = "/tmp/x" };
+        if ((r = ops_resource_create(m, &ra, &e)) == 0)
+            (*done)++;
+    }
+    if (r == 0 && *done == 4 && (r = ops_policy_create(m, "cool", "store", 60, 0, &e)) == 0)
+        (*done)++;
+    if (r == 0 && *done == 5) {
+        struct ops_table_args ta = { .name = "t", .schema = "k:int64", .keys = "k", .buckets = 4, .replicas = 3,
+                                     .policy = "cool" };
+        /* two records: the table, then its election */
+        r = ops_table_create(m, &ta, FX_NOW, &id, &e);
+        if (r == 0)
+            (*done)++;
+    }
+    if (r == 0 && *done == 6 && (r = ops_txn_begin(m, catalog_table_by_name(&m->cat, "t")->id, &txn, &e)) == 0)
+        (*done)++;
+    return r;
+}
+
+static void check_prefix(struct fe_meta *m, int done)
+{
+    ck_assert_uint_eq(m->cat.backends.count, done < 3 ? (size_t)done : 3);
+    ck_assert_uint_eq(m->cat.resources.count, done >= 4 ? 1 : 0);
+    ck_assert_uint_eq(m->cat.policies.count, done >= 5 ? 1 : 0);
+    struct fe_table *t = catalog_table_by_name(&m->cat, "t");
+    ck_assert((t != NULL) == (done >= 6));
+    for (int32_t b = 0; t && b < t->buckets; b++) {
+        struct fe_tablet *tb = catalog_tablet(&m->cat, t->tablet_ids[b]);
+        ck_assert_int_le(tb->cooldown_term, 1);  /* elected at most once, never twice */
+    }
+}
+
+START_TEST(fault_loop_journal)
+{
+    if (!fault_compiled_in())
+        return;
+    const char *points[] = { "journal.write", "journal.fsync" };
+    for (int pi = 0; pi < 2; pi++) {
+        for (int n = 1;; n++) {
+            char *d = xasprintf("%s/loop-%d-%d", dir, pi, n);
+            struct fe_meta *m = fx_open(d);
+            char spec[64];
+            snprintf(spec, sizeof(spec), "%s=nth:%d", points[pi], n);
+            struct err e = { 0 };
+            ck_assert_int_eq(fault_set(spec, &e), 0);
+            int done = 0;
+            int r = run_ops(m, &done);
+            fault_clear();
+            meta_close(m);
+            m = fx_open(d);
+            check_prefix(m, done);
+            if (r == 0) {
+                ck_assert_int_eq(done, 7);
+                meta_close(m);
+                free(d);
+                ck_assert_int_gt(n, 7);  /* every write was failed once on the way */
+                break;
+            }
+            /* the restarted FE carries on from what it kept */
+            ck_assert_int_eq(run_ops(m, &done), 0);
+            check_prefix(m, 7);
+            meta_close(m);
+            free(d);
+        }
+    }
+}
+END_TEST
+
+START_TEST(fault_loop_checkpoint)
+{
+    if (!fault_compiled_in())
+        return;
+    struct fe_meta *m = fx_open(dir);
+    fx_backends(m, 3);
+    fx_table(m, "a", 4, 3, NULL);
+    int64_t seq = m->cat.last_seq;
+    const char *points[] = { "image.fsync", "image.rename", "journal.write" };
+    struct err e = { 0 };
+    ck_assert_int_eq(fault_set("image.fsync=once", &e), 0);
+    ck_assert_int_ne(meta_checkpoint(m, &e), 0);
+    fault_clear();
+    ck_assert_int_eq(fault_set("image.rename=once", &e), 0);
+    ck_assert_int_ne(meta_checkpoint(m, &e), 0);
+    fault_clear();
+    (void)points;
+    meta_close(m);
+    m = fx_open(dir);
+    ck_assert_int_eq(m->cat.last_seq, seq);
+    ck_assert_uint_eq(m->cat.tablets.count, 4);
+    ck_assert_int_eq(meta_checkpoint(m, &e), 0);
+    fx_table(m, "b", 2, 3, NULL);
+    meta_close(m);
+    m = fx_open(dir);
+    ck_assert_uint_eq(m->cat.tablets.count, 6);
+    meta_close(m);
+}
+END_TEST
+
 START_TEST(second_fe_cannot_open)
 {
     struct fe_meta *m = fx_open(dir);
@@ -320,6 +434,8 @@ int main(void)
     tcase_add_test(tc, terms_never_go_back);
     tcase_add_test(tc, journal_failure_deposes);
     tcase_add_test(tc, second_fe_cannot_open);
+    tcase_add_test(tc, fault_loop_journal);
+    tcase_add_test(tc, fault_loop_checkpoint);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
