@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
+#include "fault.h"
 #include "httpd.h"
 #include "log.h"
 #include "repair.h"
@@ -243,6 +244,16 @@ static void push_job_run(void *arg)
     struct rpc_client *cl;
     struct err e = { 0 };
     struct idl_push_cooldown_conf_reply rep;
+    if (FAULT_ON("fe.push.drop")) {
+        log_warn("fault fe.push.drop: %zu cooldown confs to backend %lld dropped", j->req.confs_len,
+                 (long long)j->backend_id);
+        idl_push_cooldown_conf_req_release(&j->req);
+        free(j);
+        return;
+    }
+    if (FAULT_ON("fe.push.repeat") && fe_be_client(j->s, j->backend_id, BE_CTL, &cl, &e) == 0 &&
+        idl_backend_service_push_cooldown_conf(cl, &j->req, &rep, &e) == 0)
+        idl_push_cooldown_conf_reply_release(&rep);
     if (fe_be_client(j->s, j->backend_id, BE_CTL, &cl, &e) == 0 &&
         idl_backend_service_push_cooldown_conf(cl, &j->req, &rep, &e) == 0) {
         metrics_add(j->s->m.pushes, (int64_t)j->req.confs_len);
@@ -299,13 +310,17 @@ static void small_job_run(void *arg)
     struct rpc_client *cl;
     struct err e = { 0 };
     int r = fe_be_client(s, j->backend_id, BE_CTL, &cl, &e);
-    if (r == 0 && j->kind == 0) {
+    if (r == 0 && j->kind == 0 && FAULT_ON("fe.delete.drop")) {
+        tlog_warn(j->tablet_id, "fault fe.delete.drop: cooldown_delete %lld not sent", (long long)j->id2);
+    } else if (r == 0 && j->kind == 0) {
         struct idl_cooldown_delete_req rq;
         struct idl_cooldown_delete_reply rp;
         idl_cooldown_delete_req_init(&rq);
         rq.tablet_id = j->tablet_id;
         rq.delete_id = j->id2;
         rq.cooldown_term = j->term;
+        if (FAULT_ON("fe.delete.repeat") && idl_backend_service_cooldown_delete(cl, &rq, &rp, &e) == 0)
+            idl_cooldown_delete_reply_release(&rp);
         r = idl_backend_service_cooldown_delete(cl, &rq, &rp, &e);
         if (r == 0) {
             tlog_info(j->tablet_id, "cooldown_delete %lld: %s, %lld objects deleted", (long long)j->id2,
@@ -451,6 +466,12 @@ static void conf_pass(struct fe_server *s)
     metrics_add(s->m.no_candidate, st.no_candidate);
     if (n < 0)
         log_error("cooldown-conf pass failed: %s", err_msg(&e));
+    /* the new terms are journaled; a crash here must leave the pushes to the reports */
+    if (FAULT_POINT("fe.conf.after_journal") < 0) {
+        log_warn("fault fe.conf.after_journal: %zu pushes not sent", pv.n);
+        coolconf_push_vec_release(&pv);
+        return;
+    }
     fe_send_pushes(s, &pv);
 }
 

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fault.h"
 #include "log.h"
 #include "objstore.h"
 #include "ops.h"
@@ -99,7 +100,7 @@ static int h_tablet_report(void *ctx, const struct idl_tablet_report_req *req, s
         metrics_add(s->m.refused[i], hs.refused[i]);
     if (r == 0) {
         reply->accepted = (int32_t)n;
-        for (size_t i = 0; i < res.pushes.n; i++) {
+        for (size_t i = 0; i < res.pushes.n && !FAULT_ON("fe.push.drop"); i++) {
             struct idl_cooldown_conf *c = idl_tablet_report_reply_add_cooldown_confs(reply);
             c->tablet_id = res.pushes.v[i].tablet_id;
             c->cooldown_replica_id = res.pushes.v[i].cooldown_replica_id;
@@ -110,7 +111,9 @@ static int h_tablet_report(void *ctx, const struct idl_tablet_report_req *req, s
             idl_tablet_report_reply_add_unknown_tablets(reply, res.drops[i].tablet_id);
             fe_send_drop(s, req->backend_id, res.drops[i].tablet_id, res.drops[i].replica_id);
         }
-        /* the confirmation is journaled; now tell the uploader */
+        /* the confirmation is journaled; now tell the uploader (a crash here: the next round asks again) */
+        if (res.ndeletes > 0 && FAULT_POINT("fe.delete.after_confirm") < 0)
+            res.ndeletes = 0;
         for (size_t i = 0; i < res.ndeletes; i++)
             fe_send_delete(s, req->backend_id, res.deletes[i].tablet_id, res.deletes[i].delete_id,
                            res.deletes[i].term);
