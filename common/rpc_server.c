@@ -241,6 +241,7 @@ static void *io_main(void *arg)
 {
     struct rpc_server *s = arg;
     struct epoll_event evs[64];
+    int64_t last_sweep = rpc_now_ms();
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 64, 1000);
         if (n < 0 && errno != EINTR) {
@@ -270,6 +271,9 @@ static void *io_main(void *arg)
             }
         }
         int64_t now = rpc_now_ms();
+        if (now - last_sweep < 1000)
+            continue;
+        last_sweep = now;
         pthread_mutex_lock(&s->lock);
         for (struct conn *c = s->conns, *next; c; c = next) {
             next = c->next;

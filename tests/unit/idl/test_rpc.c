@@ -461,6 +461,38 @@ START_TEST(frame_and_connection_limits)
 }
 END_TEST
 
+START_TEST(idle_connections_closed_and_client_reconnects)
+{
+    struct rpc_server *s;
+    struct err e = { 0 };
+    struct rpc_server_opts o = { .host = "127.0.0.1", .token = &token, .idle_timeout_ms = 200 };
+    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
+    ck_assert_int_eq(tt_test_service_register(s, &handlers, &e), 0);
+    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    struct rpc_client *c = client(rpc_server_port(s), &token);
+    struct tt_echo_reply rep;
+    ck_assert_int_eq(call_echo(c, "one", 0, 0, &rep, &e), 0);
+    tt_echo_reply_release(&rep);
+    struct rpc_server_stats st;
+    int64_t deadline = time(NULL) + 10;
+    for (;;) {
+        rpc_server_get_stats(s, &st);
+        if (st.conns == 0)
+            break;
+        ck_assert_msg(time(NULL) < deadline, "idle connection never closed");
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(call_echo(c, "two", 0, 0, &rep, &e) == 0, "%s", err_msg(&e));
+    ck_assert_int_eq(memcmp(rep.payload.data, "two", 3), 0);
+    tt_echo_reply_release(&rep);
+    rpc_server_get_stats(s, &st);
+    ck_assert_uint_eq(st.auth_ok, 2);
+    rpc_client_free(c);
+    rpc_server_free(s);
+}
+END_TEST
+
 START_TEST(header_parse_rejects_bad_frames)
 {
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_REQUEST, .method = 3, .seq = 9,
@@ -503,6 +535,7 @@ int main(void)
     tcase_add_test(tc, timeout_then_reconnect);
     tcase_add_test(tc, graceful_shutdown);
     tcase_add_test(tc, frame_and_connection_limits);
+    tcase_add_test(tc, idle_connections_closed_and_client_reconnects);
     tcase_add_test(tc, header_parse_rejects_bad_frames);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
