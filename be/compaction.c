@@ -102,7 +102,7 @@ static int swap_on_worker(struct tablet *t, void *arg, struct err *e)
         version_unref(nv);
         return r;
     }
-    FAULT_POINT("compaction.swap.after_save");
+    (void)FAULT_POINT("compaction.swap.after_save");
     tablet_swap(t, nv);
     return 0;
 }

@@ -22,7 +22,14 @@
 #define SEGMENT_MAX_PAGE_RAW (256u << 20)      /* refuse pages claiming more */
 #define SEGMENT_MAX_FOOTER (256u << 20)
 
+/* page content flags (first byte of a decoded page) */
 #define SEGMENT_PAGE_HAS_NULLS 0x01
+#define SEGMENT_PAGE_FOR 0x02        /* values frame-of-reference bit-packed */
+#define SEGMENT_FOR_MAX_WIDTH 56
+
+/* how a page's bytes are stored (page index) */
+#define SEGMENT_CODEC_NONE 0
+#define SEGMENT_CODEC_ZSTD 1
 
 /*
  * Min/max of the non-null values of a page. Integer-like types (int32,

@@ -14,6 +14,7 @@
 struct page_ref {
     uint64_t off;
     uint32_t clen, rlen, crc;
+    uint8_t codec;
     struct zone_map zm;
 };
 
@@ -103,8 +104,8 @@ static int parse_footer(struct segment_reader *r, uint64_t footer_off, struct er
     }
     r->nrows = rd_u64(&c);
     r->nblocks = rd_u32(&c);
-    /* each block needs at least 4 + ncols * 25 bytes: bound before allocating */
-    if (c.bad || (uint64_t)r->nblocks * (4 + 25ull * ncols) > c.len - c.pos) {
+    /* each block needs at least 4 + ncols * 26 bytes: bound before allocating */
+    if (c.bad || (uint64_t)r->nblocks * (4 + 26ull * ncols) > c.len - c.pos) {
         rc = err_set(e, FLOE_ECORRUPT, "segment %s: footer: block count %u does not fit", name, r->nblocks);
         goto out;
     }
@@ -126,6 +127,7 @@ static int parse_footer(struct segment_reader *r, uint64_t footer_off, struct er
             p->rlen = rd_u32(&c);
             p->crc = rd_u32(&c);
             p->zm.null_count = rd_u32(&c);
+            p->codec = rd_u8(&c);
             p->zm.nrows = br;
             p->zm.has_minmax = rd_u8(&c) != 0;
             if (p->zm.has_minmax) {
@@ -144,7 +146,8 @@ static int parse_footer(struct segment_reader *r, uint64_t footer_off, struct er
                 }
             }
             if (c.bad || p->off > footer_off || p->clen > footer_off - p->off || p->rlen > SEGMENT_MAX_PAGE_RAW ||
-                p->zm.null_count > br || (p->zm.null_count && !defs[k].nullable)) {
+                p->zm.null_count > br || (p->zm.null_count && !defs[k].nullable) || p->codec > SEGMENT_CODEC_ZSTD ||
+                (p->codec == SEGMENT_CODEC_NONE && p->clen != p->rlen)) {
                 rc = err_set(e, FLOE_ECORRUPT, "segment %s: footer: bad index entry for block %u column '%s'",
                              name, b, defs[k].name);
                 goto out;
@@ -268,7 +271,7 @@ static int decode_page(struct segment_reader *r, uint32_t block, int col, const 
     if (rlen < 1)
         goto bad;
     uint8_t flags = raw[0];
-    if (flags & ~SEGMENT_PAGE_HAS_NULLS)
+    if (flags & ~(SEGMENT_PAGE_HAS_NULLS | SEGMENT_PAGE_FOR))
         goto bad;
     if (flags & SEGMENT_PAGE_HAS_NULLS) {
         size_t nb = (n + 7) / 8;
@@ -301,6 +304,35 @@ static int decode_page(struct segment_reader *r, uint32_t block, int col, const 
             goto bad;
         buf_reset(&v->str);
         buf_append(&v->str, raw + pos, prev);
+    } else if (flags & SEGMENT_PAGE_FOR) {
+        if (v->type == COL_BOOL || rlen - pos < 10)
+            goto bad;
+        unsigned exp = raw[pos], w = raw[pos + 1];
+        uint64_t base = get_u64le(raw + pos + 2);
+        pos += 10;
+        if (w > SEGMENT_FOR_MAX_WIDTH || exp > 6 || (exp && v->type != COL_DOUBLE) || rlen - pos != (n * w + 7) / 8)
+            goto bad;
+        const uint8_t *in = raw + pos; /* the caller guarantees 8 readable bytes past rlen */
+        uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;
+        static const double p10[] = { 1, 10, 100, 1000, 10000, 100000, 1000000 };
+        double p = p10[exp];
+        for (size_t i = 0; i < n; i++) {
+            size_t bit = i * w;
+            uint64_t word;
+            memcpy(&word, in + (bit >> 3), 8);
+            uint64_t x = base + ((word >> (bit & 7)) & mask);
+            switch (v->type) {
+            case COL_INT32: ((int32_t *)v->data)[i] = (int32_t)(int64_t)x; break;
+            case COL_DOUBLE: ((double *)v->data)[i] = (double)(int64_t)x / p; break;
+            default: ((int64_t *)v->data)[i] = (int64_t)x; break;
+            }
+        }
+        if (flags & SEGMENT_PAGE_HAS_NULLS) {
+            size_t wd = col_type_width(v->type);
+            for (size_t i = 0; i < n; i++)
+                if (v->nulls[i])
+                    memset((char *)v->data + i * wd, 0, wd);
+        }
     } else {
         size_t w = col_type_width(v->type);
         if (rlen - pos != n * w)
@@ -332,20 +364,26 @@ int segment_reader_read_block(struct segment_reader *r, uint32_t block, const in
         const struct page_ref *p = &r->pages[(size_t)block * (size_t)r->schema->ncols + (size_t)col];
         const char *cname = r->schema->cols[col].name;
         buf_reset(&r->cbuf);
-        buf_grow(&r->cbuf, p->clen);
+        buf_grow(&r->cbuf, (size_t)p->clen + 8);
+        memset(r->cbuf.data + p->clen, 0, 8); /* bit unpacking reads up to 8 bytes past the end */
         int rc = io_source_read_at(r->src, p->off, p->clen, r->cbuf.data, e);
         if (rc < 0)
             return rc;
         if (crc32c(0, r->cbuf.data, p->clen) != p->crc)
             return err_set(e, FLOE_ECORRUPT, "segment %s: page of block %u column '%s' at offset %llu: checksum mismatch",
                            r->src->name, block, cname, (unsigned long long)p->off);
-        buf_reset(&r->rbuf);
-        buf_grow(&r->rbuf, p->rlen);
-        size_t got = ZSTD_decompressDCtx(r->dctx, r->rbuf.data, p->rlen, r->cbuf.data, p->clen);
-        if (ZSTD_isError(got) || got != p->rlen)
-            return err_set(e, FLOE_ECORRUPT, "segment %s: page of block %u column '%s': decompression failed",
-                           r->src->name, block, cname);
-        if ((rc = decode_page(r, block, col, (const uint8_t *)r->rbuf.data, p->rlen, out, i, e)) < 0)
+        const char *raw = r->cbuf.data;
+        if (p->codec == SEGMENT_CODEC_ZSTD) {
+            buf_reset(&r->rbuf);
+            buf_grow(&r->rbuf, (size_t)p->rlen + 8);
+            size_t got = ZSTD_decompressDCtx(r->dctx, r->rbuf.data, p->rlen, r->cbuf.data, p->clen);
+            if (ZSTD_isError(got) || got != p->rlen)
+                return err_set(e, FLOE_ECORRUPT, "segment %s: page of block %u column '%s': decompression failed",
+                               r->src->name, block, cname);
+            memset(r->rbuf.data + p->rlen, 0, 8);
+            raw = r->rbuf.data;
+        }
+        if ((rc = decode_page(r, block, col, (const uint8_t *)raw, p->rlen, out, i, e)) < 0)
             return rc;
     }
     out->nrows = n;

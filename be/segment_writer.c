@@ -66,6 +66,87 @@ static int flush_out(struct segment_writer *w, struct err *e)
     return 0;
 }
 
+static const double pow10_tab[] = { 1, 10, 100, 1000, 10000, 100000, 1000000 };
+
+static unsigned bit_width(uint64_t x)
+{
+    unsigned w = 0;
+    while (x) {
+        w++;
+        x >>= 1;
+    }
+    return w;
+}
+
+/*
+ * Frame-of-reference bit packing of a fixed-width page: integers as
+ * (value - base) in w bits; doubles that are exact decimals with at most six
+ * fractional digits as integers scaled by 10^exp. Writes the flag, header
+ * and packed bits and returns true, or returns false to store plain values.
+ */
+static bool encode_for(const struct column_vec *v, size_t n, const struct zone_map *zm, struct buf *raw)
+{
+    if (!zm->has_minmax || v->type == COL_BOOL || n == 0)
+        return false;
+    unsigned exp = 0;
+    int64_t base = zm->imin, top = zm->imax;
+    if (v->type == COL_DOUBLE) {
+        const double *d = v->data;
+        if (!(fabs(zm->dmin) < 1e15 && fabs(zm->dmax) < 1e15))
+            return false;
+        bool found = false;
+        for (exp = 0; exp < sizeof(pow10_tab) / sizeof(pow10_tab[0]) && !found; exp++) {
+            double p = pow10_tab[exp];
+            if (fabs(zm->dmin) * p >= 9e15 || fabs(zm->dmax) * p >= 9e15)
+                break;
+            found = true;
+            base = INT64_MAX;
+            top = INT64_MIN;
+            for (size_t i = 0; i < n && found; i++) {
+                if (column_vec_is_null(v, i))
+                    continue;
+                int64_t x = llround(d[i] * p);
+                double back = (double)x / p;
+                if (memcmp(&back, &d[i], 8) != 0)
+                    found = false;
+                base = x < base ? x : base;
+                top = x > top ? x : top;
+            }
+            if (found)
+                break;
+        }
+        if (!found)
+            return false;
+    }
+    uint64_t range = (uint64_t)top - (uint64_t)base;
+    unsigned w = bit_width(range);
+    if (w > SEGMENT_FOR_MAX_WIDTH || w >= 8 * col_type_width(v->type))
+        return false;
+    raw->data[0] |= SEGMENT_PAGE_FOR;
+    buf_putc(raw, (char)exp);
+    buf_putc(raw, (char)w);
+    buf_put_u64le(raw, (uint64_t)base);
+    size_t nb = (n * w + 7) / 8;
+    buf_grow(raw, nb + 8);
+    uint8_t *out = (uint8_t *)raw->data + raw->len;
+    memset(out, 0, nb + 8);
+    double p = pow10_tab[exp];
+    for (size_t i = 0; i < n && w; i++) {
+        uint64_t delta = 0;
+        if (!column_vec_is_null(v, i)) {
+            int64_t x = v->type == COL_DOUBLE ? llround(((const double *)v->data)[i] * p) : column_vec_int(v, i);
+            delta = (uint64_t)x - (uint64_t)base;
+        }
+        size_t bit = i * w;
+        uint64_t word;
+        memcpy(&word, out + (bit >> 3), 8);
+        word |= delta << (bit & 7);
+        memcpy(out + (bit >> 3), &word, 8);
+    }
+    buf_setlen(raw, raw->len + nb);
+    return true;
+}
+
 /* Encodes column c of the current block into w->raw and its zone map. */
 static void encode_page(struct segment_writer *w, int c, struct zone_map *zm)
 {
@@ -122,63 +203,57 @@ static void encode_page(struct segment_writer *w, int c, struct zone_map *zm)
                 zm->smaxlen = (uint32_t)len;
             }
         }
-    } else {
-        size_t wdt = col_type_width(v->type);
-        buf_append(raw, v->data, n * wdt);
-        if (v->type == COL_DOUBLE) {
-            const double *d = v->data;
-            for (size_t i = 0; i < n; i++) {
-                if (column_vec_is_null(v, i))
-                    continue;
-                if (isnan(d[i])) {
-                    nan = true;
-                    continue;
-                }
-                if (!any) {
-                    zm->dmin = zm->dmax = d[i];
-                    any = true;
-                } else {
-                    if (d[i] < zm->dmin) zm->dmin = d[i];
-                    if (d[i] > zm->dmax) zm->dmax = d[i];
-                }
+        zm->has_minmax = any;
+        return;
+    }
+    if (v->type == COL_DOUBLE) {
+        const double *d = v->data;
+        for (size_t i = 0; i < n; i++) {
+            if (column_vec_is_null(v, i))
+                continue;
+            if (isnan(d[i])) {
+                nan = true;
+                continue;
             }
-        } else if (v->type == COL_INT64 || v->type == COL_TIMESTAMP) {
-            const int64_t *d = v->data;
-            int64_t mn = INT64_MAX, mx = INT64_MIN;
-            if (!v->nulls) {
-                for (size_t i = 0; i < n; i++) {
-                    mn = d[i] < mn ? d[i] : mn;
-                    mx = d[i] > mx ? d[i] : mx;
-                }
-                any = n > 0;
+            if (!any) {
+                zm->dmin = zm->dmax = d[i];
+                any = true;
             } else {
-                for (size_t i = 0; i < n; i++) {
-                    if (v->nulls[i])
-                        continue;
-                    mn = d[i] < mn ? d[i] : mn;
-                    mx = d[i] > mx ? d[i] : mx;
-                    any = true;
-                }
+                if (d[i] < zm->dmin) zm->dmin = d[i];
+                if (d[i] > zm->dmax) zm->dmax = d[i];
             }
-            zm->imin = mn;
-            zm->imax = mx;
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                if (column_vec_is_null(v, i))
-                    continue;
-                int64_t x = column_vec_int(v, i);
-                if (!any) {
-                    zm->imin = zm->imax = x;
-                    any = true;
-                } else {
-                    if (x < zm->imin) zm->imin = x;
-                    if (x > zm->imax) zm->imax = x;
-                }
+        }
+    } else if (v->type == COL_INT64 || v->type == COL_TIMESTAMP) {
+        const int64_t *d = v->data;
+        int64_t mn = INT64_MAX, mx = INT64_MIN;
+        for (size_t i = 0; i < n; i++) {
+            if (v->nulls && v->nulls[i])
+                continue;
+            mn = d[i] < mn ? d[i] : mn;
+            mx = d[i] > mx ? d[i] : mx;
+            any = true;
+        }
+        zm->imin = mn;
+        zm->imax = mx;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (column_vec_is_null(v, i))
+                continue;
+            int64_t x = column_vec_int(v, i);
+            if (!any) {
+                zm->imin = zm->imax = x;
+                any = true;
+            } else {
+                if (x < zm->imin) zm->imin = x;
+                if (x > zm->imax) zm->imax = x;
             }
         }
     }
     zm->has_minmax = any && !nan;
+    if (!encode_for(v, n, zm, raw))
+        buf_append(raw, v->data, n * col_type_width(v->type));
 }
+
 
 static int flush_block(struct segment_writer *w, struct err *e)
 {
@@ -198,12 +273,21 @@ static int flush_block(struct segment_writer *w, struct err *e)
         size_t clen = ZSTD_compressCCtx(w->cctx, w->comp.data, bound, w->raw.data, w->raw.len, ZSTD_LEVEL);
         if (ZSTD_isError(clen))
             return err_set(e, FLOE_EINTERNAL, "segment %s: zstd: %s", w->path, ZSTD_getErrorName(clen));
-        uint32_t crc = crc32c(0, w->comp.data, clen);
+        /* keep zstd only when it saves at least an eighth: decoding plain bytes is far cheaper */
+        const char *stored = w->comp.data;
+        uint8_t codec = SEGMENT_CODEC_ZSTD;
+        if (clen >= w->raw.len - w->raw.len / 8) {
+            stored = w->raw.data;
+            clen = w->raw.len;
+            codec = SEGMENT_CODEC_NONE;
+        }
+        uint32_t crc = crc32c(0, stored, clen);
         buf_put_u64le(fb, w->off + w->out.len);
         buf_put_u32le(fb, (uint32_t)clen);
         buf_put_u32le(fb, (uint32_t)w->raw.len);
         buf_put_u32le(fb, crc);
         buf_put_u32le(fb, zm.null_count);
+        buf_putc(fb, (char)codec);
         buf_putc(fb, zm.has_minmax ? 1 : 0);
         if (zm.has_minmax) {
             if (w->schema->cols[c].type == COL_STRING) {
@@ -222,7 +306,7 @@ static int flush_block(struct segment_writer *w, struct err *e)
                 buf_put_u64le(fb, (uint64_t)zm.imax);
             }
         }
-        buf_append(&w->out, w->comp.data, clen);
+        buf_append(&w->out, stored, clen);
     }
     w->nblocks++;
     column_batch_clear(&w->cur);

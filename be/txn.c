@@ -215,7 +215,7 @@ static int publish_on_worker(struct tablet *t, void *arg, struct err *e)
         version_unref(nv);
         return r;
     }
-    FAULT_POINT("txn.publish.after_save");
+    (void)FAULT_POINT("txn.publish.after_save");
     if (t->npubs >= TABLET_META_KEEP_PUBLISHED) {
         memmove(t->pubs, t->pubs + 1, (t->npubs - 1) * sizeof(*t->pubs));
         t->npubs--;
