@@ -353,7 +353,10 @@ static void write_field(const struct field *f)
         P("        tidl_put_field(b, %d, TIDL_W_BYTES);\n        tidl_put_bytes(b, %s.data, %s.len);\n    }\n", id, v, v);
         break;
     case K_LIST:
-        P("    if (%s_len%s) {\n", v, req ? " || 1" : "");
+        if (req)
+            P("    {\n");
+        else
+            P("    if (%s_len) {\n", v);
         P("        tidl_put_field(b, %d, TIDL_W_LIST);\n", id);
         P("        tidl_put_list_header(b, %s_len, %s);\n", v, wire(f->t->elem));
         P("        for (size_t i = 0; i < %s_len; i++) {\n            ", v);
@@ -361,7 +364,10 @@ static void write_field(const struct field *f)
         P("\n        }\n    }\n");
         break;
     case K_MAP:
-        P("    if (%s_len%s) {\n", v, req ? " || 1" : "");
+        if (req)
+            P("    {\n");
+        else
+            P("    if (%s_len) {\n", v);
         P("        tidl_put_field(b, %d, TIDL_W_MAP);\n", id);
         P("        tidl_put_map_header(b, %s_len, %s, %s);\n", v, wire(f->t->key), wire(f->t->val));
         P("        for (size_t i = 0; i < %s_len; i++) {\n            ", v);
