@@ -124,7 +124,7 @@ faults() { # P LABEL PORT [conformance flags...]
     n=$(s3srv_env "$p" "$tool" $(s3srv_floe_args "$p") list faults/ 2>/dev/null | wc -l)
     check "$label.faults_delete_complete" [ "$n" -eq 0 ]
     local retries injected
-    retries=$(cat "$d"/put.json "$d"/get.json "$d"/rm.json | sed -n 's/.*"retries":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+    retries=$(cat "$d"/put.json "$d"/get.json "$d"/rm.json | sed -n 's/.*"retries":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
     injected=$(sed -n 's/.*"injected": \([0-9]*\).*/\1/p' "$d/stats.json")
     echo "# $label: proxy $(cat "$d/stats.json"); client retries $retries"
     check "$label.faults_injected" [ "${injected:-0}" -gt 0 ]
