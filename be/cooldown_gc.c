@@ -117,16 +117,21 @@ int cooldown_gc_prepare(struct cooldown *cd, int64_t tid, int64_t *ret_delete_id
         cand = xrealloc(cand, (ncand + 1) * sizeof(*cand));
         cand[ncand++] = xstrdup(en->key);
     }
+    /* an unchanged candidate set keeps its id, so a confirmation already on its way still matches */
+    bool same = ncand > 0 && ncand == t->ncand && t->delete_id != 0;
+    for (size_t i = 0; same && i < ncand; i++)
+        same = strcmp(cand[i], t->cand[i]) == 0;
+    int64_t keep_id = same ? t->delete_id : 0;
     clear_cand(t);
     t->cand = cand;
     t->ncand = ncand;
-    t->delete_id = ncand ? new_delete_id() : 0;
+    t->delete_id = ncand ? (keep_id ? keep_id : new_delete_id()) : 0;
     *ret_delete_id = t->delete_id;
     *ret_ncand = ncand;
     cd->st.gc_candidates += ncand;
     pthread_mutex_unlock(&cd->mu);
     metrics_add(cd_metrics.gc_cand, (int64_t)ncand);
-    if (ncand)
+    if (ncand && !keep_id)
         tlog_info(tid, "remote gc: %zu of %zu objects are delete candidates (delete_id %" PRId64 ")", ncand, l.n,
                   *ret_delete_id);
     objstore_list_release(&l);
