@@ -677,6 +677,9 @@ static int h_clone(void *ctx, const struct idl_clone_req *req, struct idl_clone_
     }
     if (r == 0 && (r = fs_fsync_dir(dir, e)) == 0 &&
         (r = engine_install_clone(s->o.eng, req->tablet_id, req->replica_id, m.v, e)) == 0) {
+        if (s->o.hooks.tablet_created && (req->has_policy || req->has_resource))
+            s->o.hooks.tablet_created(s->o.hooks.ctx, req->tablet_id, req->has_policy ? &req->policy : NULL,
+                                      req->has_resource ? &req->resource : NULL);
         fill_info(s, req->tablet_id, false, &rep->tablet);
         tlog_info(req->tablet_id, "cloned from %s:%d at version %lld", req->src_host, (int)req->src_port,
                   (long long)m.v->max_version);
