@@ -833,6 +833,7 @@ static int apply_publish(struct catalog *c, const json_t *rec, struct err *e)
         struct fe_tablet *tb = catalog_tablet(c, json_integer_value(json_array_get(tv, 0)));
         int64_t v = json_integer_value(json_array_get(tv, 1));
         tb->version = v;
+        tb->last_txn = txn;
         for (int k = 0; k < tb->nreplicas; k++) {
             struct fe_replica *r = &tb->replicas[k];
             if (id_in(lagging, r->id)) {
@@ -876,6 +877,8 @@ static int apply_replica_state(struct catalog *c, const json_t *rec, struct err 
     r->state = (enum fe_replica_state)state;
     if (version >= 0)
         r->version = version;
+    if (r->state == FE_REPLICA_NORMAL)
+        r->republish_failed = false;
     return 0;
 }
 
@@ -1092,9 +1095,9 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
         json_t *reps = json_array();
         for (int k = 0; k < t->nreplicas; k++)
             json_array_append_new(reps, catalog_replica_to_json(&t->replicas[k]));
-        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:o}", "k", "tablet", "id", (json_int_t)t->id,
-                                     "table", (json_int_t)t->table_id, "bucket", (int)t->bucket, "version",
-                                     (json_int_t)t->version, "cr",
+        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:o}", "k", "tablet", "id",
+                                     (json_int_t)t->id, "table", (json_int_t)t->table_id, "bucket", (int)t->bucket,
+                                     "version", (json_int_t)t->version, "txn", (json_int_t)t->last_txn, "cr",
                                      (json_int_t)t->cooldown_replica_id, "term", (json_int_t)t->cooldown_term,
                                      "replicas", reps));
         count++;
@@ -1169,10 +1172,10 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         return 0;
     }
     if (strcmp(k, "tablet") == 0) {
-        int64_t id, table, bucket, cr, term, version;
+        int64_t id, table, bucket, cr, term, version, txn;
         json_t *reps;
         if (fj_i64(j, "id", &id, ctx, e) < 0 || fj_i64(j, "table", &table, ctx, e) < 0 ||
-            fj_i64(j, "version", &version, ctx, e) < 0 ||
+            fj_i64(j, "version", &version, ctx, e) < 0 || fj_opt_i64(j, "txn", 0, &txn, ctx, e) < 0 ||
             fj_i64(j, "bucket", &bucket, ctx, e) < 0 || fj_i64(j, "cr", &cr, ctx, e) < 0 ||
             fj_i64(j, "term", &term, ctx, e) < 0 || fj_array(j, "replicas", &reps, ctx, e) < 0)
             return FLOE_ECORRUPT;
@@ -1185,6 +1188,7 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         tb->table_id = table;
         tb->bucket = (int32_t)bucket;
         tb->version = version;
+        tb->last_txn = txn;
         tb->cooldown_replica_id = cr;
         tb->cooldown_term = term;
         tb->push_needed = term > 0;

@@ -95,6 +95,7 @@ struct fe_replica {
     int64_t remote_bytes;
     char rep_meta_id[UUID_STR_LEN];
     uint8_t missing_reports;   /* consecutive backend reports without it */
+    bool republish_failed;     /* soft: re-sending the last publish did not help; clone */
 };
 
 struct fe_tablet {
@@ -102,6 +103,8 @@ struct fe_tablet {
     int64_t table_id;
     int32_t bucket;
     int64_t version;              /* visible version of this tablet */
+    int64_t last_txn;             /* the txn that published `version` (0 = none) */
+    int64_t publish_ms;           /* soft: when the FE last published it */
     int64_t cooldown_replica_id;  /* 0 = none elected */
     int64_t cooldown_term;        /* 0 = never elected */
     bool push_needed;             /* soft: re-push the conf */

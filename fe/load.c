@@ -529,6 +529,11 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
             }
         }
         r = ops_publish(s->meta, table_id, ld.txn, tids, nt, lag, nl, vers, e);
+        for (size_t i = 0; r == 0 && i < nt; i++) {
+            struct fe_tablet *tb = catalog_tablet(&s->meta->cat, tids[i]);
+            if (tb)
+                tb->publish_ms = fe_now_ms();
+        }
         t = catalog_table(&s->meta->cat, table_id);
         reply->version = t ? t->version : 0;
         pthread_mutex_unlock(&s->lock);

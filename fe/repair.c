@@ -10,6 +10,7 @@ const char *repair_kind_name(enum repair_kind k)
     case REPAIR_CREATE: return "create";
     case REPAIR_MIGRATE: return "migrate";
     case REPAIR_DROP: return "drop";
+    case REPAIR_PUBLISH: return "publish";
     }
     return "?";
 }
@@ -71,7 +72,11 @@ size_t repair_plan(const struct catalog *c, int64_t now_ms, const struct idmap *
             struct repair_task *task = &out[n];
             *task = (struct repair_task){ .tablet_id = t->id, .replica_id = r->id, .backend_id = r->backend_id,
                                           .version = t->version };
-            if (src && src->id != r->id) {
+            if (r->state == FE_REPLICA_LAGGING && !r->republish_failed && t->last_txn > 0 &&
+                r->version == t->version - 1) {
+                task->kind = REPAIR_PUBLISH;
+                task->txn = t->last_txn;
+            } else if (src && src->id != r->id) {
                 task->kind = REPAIR_CLONE;
                 task->src_replica_id = src->id;
                 task->src_backend_id = src->backend_id;

@@ -2,6 +2,10 @@
  * repair: which replicas need work, decided from the catalog alone (the
  * server carries the tasks out over RPC and journals each outcome).
  *
+ *  - PUBLISH: a lagging replica exactly one version behind is first sent
+ *    the tablet's last publish again (idempotent on the backend; this
+ *    finishes a publish lost with an FE crash even when no replica has the
+ *    version yet); when that did not help, it is cloned.
  *  - CLONE: a lagging, bad or cloning replica on a live backend is re-made
  *    from a healthy peer: a normal replica at the tablet's version on a live
  *    backend, the cooldown replica when it qualifies (it holds the newest
@@ -22,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum repair_kind { REPAIR_CLONE, REPAIR_CREATE, REPAIR_MIGRATE, REPAIR_DROP };
+enum repair_kind { REPAIR_CLONE, REPAIR_CREATE, REPAIR_MIGRATE, REPAIR_DROP, REPAIR_PUBLISH };
 
 struct repair_task {
     enum repair_kind kind;
@@ -33,6 +37,7 @@ struct repair_task {
     int64_t src_replica_id;   /* CLONE/MIGRATE */
     int64_t src_backend_id;
     int64_t version;          /* the tablet version to reach */
+    int64_t txn;              /* PUBLISH: the txn that made `version` */
 };
 
 const char *repair_kind_name(enum repair_kind k);

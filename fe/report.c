@@ -74,6 +74,17 @@ int report_process(struct fe_meta *m, int64_t backend_id, const struct report_ta
             out->marked_bad++;
             continue;
         }
+        if (rep->state == FE_REPLICA_NORMAL && x->version < rep->version &&
+            now_ms - t->publish_ms > REPORT_PUBLISH_GRACE_MS) {
+            tlog_warn(t->id, "replica %lld reports version %lld, the FE published %lld: marked lagging",
+                      (long long)rep->id, (long long)x->version, (long long)rep->version);
+            r = meta_commit(m, json_pack("{s:s,s:I,s:I,s:i,s:I}", "op", "replica_state", "tablet", (json_int_t)t->id,
+                                         "replica", (json_int_t)rep->id, "state", (int)FE_REPLICA_LAGGING, "version",
+                                         (json_int_t)x->version), e);
+            if (r < 0)
+                goto out;
+            out->marked_lagging++;
+        }
         if (t->cooldown_term == 0)
             continue;
         if (x->cooldown_term > t->cooldown_term) {

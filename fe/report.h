@@ -9,6 +9,9 @@
  *     the term above it;
  *   - a replica reported bad, or missing from two reports in a row, is
  *     marked bad (journaled) so repair re-clones it;
+ *   - a normal replica reporting a version below the one the FE published
+ *     (a publish lost with a crash) is marked lagging at its version, once
+ *     REPORT_PUBLISH_GRACE_MS passed since the FE's last publish of it;
  *   - a delete_id from the cooldown replica runs the delete handshake
  *     (after all of this report's replicas are recorded).
  */
@@ -25,6 +28,8 @@
 
 struct err;
 struct fe_meta;
+
+#define REPORT_PUBLISH_GRACE_MS 30000
 
 struct report_tablet {
     int64_t tablet_id;
@@ -58,6 +63,7 @@ struct report_result {
     struct report_delete *deletes;       /* confirmed: send cooldown_delete */
     size_t ndeletes;
     int64_t marked_bad;
+    int64_t marked_lagging;
     int64_t term_behind;
 };
 

@@ -610,6 +610,35 @@ static int do_create(struct fe_server *s, const struct repair_task *t, struct er
     return rc;
 }
 
+static int do_republish(struct fe_server *s, const struct repair_task *t, struct err *e)
+{
+    struct rpc_client *cl;
+    struct idl_publish_version_req rq;
+    struct idl_publish_version_reply rp;
+    idl_publish_version_req_init(&rq);
+    rq.txn_id = t->txn;
+    struct idl_tablet_version *tv = idl_publish_version_req_add_tablets(&rq);
+    tv->tablet_id = t->tablet_id;
+    tv->version = t->version;
+    int r = fe_be_client(s, t->backend_id, BE_CTL, &cl, e);
+    if (r == 0 && (r = idl_backend_service_publish_version(cl, &rq, &rp, e)) == 0) {
+        for (size_t i = 0; i < rp.tablets_len; i++)
+            if (rp.tablets[i].tablet_id == t->tablet_id && rp.tablets[i].code != 0)
+                r = err_set(e, rp.tablets[i].code, "%s", rp.tablets[i].message ? rp.tablets[i].message : "refused");
+        idl_publish_version_reply_release(&rp);
+    }
+    idl_publish_version_req_release(&rq);
+    if (r < 0) {
+        pthread_mutex_lock(&s->lock);
+        struct fe_tablet *tb = catalog_tablet(&s->meta->cat, t->tablet_id);
+        struct fe_replica *rep = tb ? catalog_replica(tb, t->replica_id) : NULL;
+        if (rep)
+            rep->republish_failed = true;  /* next round: clone */
+        pthread_mutex_unlock(&s->lock);
+    }
+    return r;
+}
+
 static int commit_locked(struct fe_server *s, json_t *rec, struct err *e)
 {
     pthread_mutex_lock(&s->lock);
@@ -626,7 +655,9 @@ static void run_task(struct fe_server *s, struct repair_task *t)
     switch (t->kind) {
     case REPAIR_CLONE:
     case REPAIR_CREATE:
-        r = t->kind == REPAIR_CLONE ? do_clone(s, t, target, &e) : do_create(s, t, &e);
+    case REPAIR_PUBLISH:
+        r = t->kind == REPAIR_CLONE ? do_clone(s, t, target, &e)
+            : t->kind == REPAIR_CREATE ? do_create(s, t, &e) : do_republish(s, t, &e);
         if (r == 0)
             r = commit_locked(s, json_pack("{s:s,s:I,s:I,s:i,s:I}", "op", "replica_state", "tablet",
                                            (json_int_t)t->tablet_id, "replica", (json_int_t)target, "state",

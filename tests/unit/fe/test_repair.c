@@ -38,6 +38,13 @@ START_TEST(clone_from_cooldown_replica)
     ck_assert_int_eq(ops_publish(m, t->id, txn, &tb->id, 1, &lag, 1, NULL, &e), 0);
     struct repair_task tasks[8];
     size_t n = repair_plan(&m->cat, FX_NOW, NULL, tasks, 8);
+    /* one version behind: the last publish is sent again first */
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(tasks[0].kind, REPAIR_PUBLISH);
+    ck_assert_int_eq(tasks[0].txn, txn);
+    ck_assert_int_eq(tasks[0].version, 2);
+    victim->republish_failed = true;
+    n = repair_plan(&m->cat, FX_NOW, NULL, tasks, 8);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(tasks[0].kind, REPAIR_CLONE);
     ck_assert_int_eq(tasks[0].replica_id, lag);

@@ -78,6 +78,37 @@ START_TEST(unknown_dropped_missing_bad)
 }
 END_TEST
 
+START_TEST(lost_publish_marks_lagging)
+{
+    struct fe_table *t = fx_table(m, "a", 1, 3, NULL);
+    struct fe_tablet *tb = fx_tablet(m, t, 0);
+    struct err e = { 0 };
+    int64_t txn;
+    ck_assert_int_eq(ops_txn_begin(m, t->id, &txn, &e), 0);
+    ck_assert_int_eq(ops_publish(m, t->id, txn, &tb->id, 1, NULL, 0, NULL, &e), 0);
+    int64_t be = tb->replicas[0].backend_id;
+    struct report_tablet rt[4];
+    size_t n = build(be, rt, 4);   /* reports version 1: the publish never reached it */
+    struct report_result res = { 0 };
+    tb->publish_ms = FX_NOW;       /* just published: maybe still in flight */
+    ck_assert_int_eq(report_process(m, be, rt, n, true, FX_NOW + 1000, &res, NULL, &e), 0);
+    ck_assert_int_eq(res.marked_lagging, 0);
+    report_result_release(&res);
+    ck_assert_int_eq(report_process(m, be, rt, n, true, FX_NOW + REPORT_PUBLISH_GRACE_MS + 1, &res, NULL, &e), 0);
+    ck_assert_int_eq(res.marked_lagging, 1);
+    ck_assert_int_eq(tb->replicas[0].state, FE_REPLICA_LAGGING);
+    ck_assert_int_eq(tb->replicas[0].version, 1);
+    ck_assert_int_eq(tb->last_txn, txn);
+    report_result_release(&res);
+    /* the last txn survives a restart (journal) and a checkpoint (image) */
+    int64_t id = tb->id;
+    ck_assert_int_eq(meta_checkpoint(m, &e), 0);
+    meta_close(m);
+    m = fx_open(dir);
+    ck_assert_int_eq(catalog_tablet(&m->cat, id)->last_txn, txn);
+}
+END_TEST
+
 START_TEST(bad_flag_and_sizes)
 {
     struct fe_table *t = fx_table(m, "a", 2, 3, NULL);
@@ -116,6 +147,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, unknown_dropped_missing_bad);
     tcase_add_test(tc, bad_flag_and_sizes);
+    tcase_add_test(tc, lost_publish_marks_lagging);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
