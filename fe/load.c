@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "csv.h"
 #include "err.h"
+#include "fault.h"
 #include "log.h"
 #include "ops.h"
 
@@ -546,6 +547,12 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
         free(lag);
         if (r < 0)
             goto out_abort;
+    }
+    /* the publish is journaled; a crash here leaves it to repair (reports show the lag) */
+    if ((r = FAULT_POINT("fe.load.after_publish_journal")) < 0) {
+        err_set(e, r, "load into '%s': publish of txn %lld journaled but not sent (fault)", req->table,
+                (long long)ld.txn);
+        goto out_names;
     }
     ld.phase = 1;
     run_phase(&ld);

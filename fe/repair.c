@@ -64,7 +64,7 @@ size_t repair_plan(const struct catalog *c, int64_t now_ms, const struct idmap *
                 cloning = true;
         }
         bool planned = false;
-        for (int k = 0; k < t->nreplicas && n < max && !planned; k++) {
+        for (int k = 0; k < t->nreplicas && n < max; k++) {
             const struct fe_replica *r = &t->replicas[k];
             const struct fe_backend *b = catalog_backend(c, r->backend_id);
             if (r->state == FE_REPLICA_NORMAL || !b || b->decommissioned || !live(c, r->backend_id, now_ms))

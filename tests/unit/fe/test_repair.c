@@ -69,8 +69,9 @@ START_TEST(create_when_never_loaded)
     tb->replicas[1].state = FE_REPLICA_BAD;
     struct repair_task tasks[8];
     size_t n = repair_plan(&m->cat, FX_NOW, NULL, tasks, 8);
-    ck_assert_uint_eq(n, 1);  /* one task per tablet per round */
+    ck_assert_uint_eq(n, 2);  /* both replicas in one round */
     ck_assert_int_eq(tasks[0].kind, REPAIR_CREATE);
+    ck_assert_int_eq(tasks[1].kind, REPAIR_CREATE);
     /* with data and no healthy peer: nothing can be done */
     tb->version = 3;
     ck_assert_uint_eq(repair_plan(&m->cat, FX_NOW, NULL, tasks, 8), 0);
