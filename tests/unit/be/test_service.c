@@ -328,6 +328,67 @@ START_TEST(clone_between_backends)
 }
 END_TEST
 
+
+START_TEST(idle_cursors_expire)
+{
+    struct node n;
+    node_start(&n);
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    create(&n, 4, s);
+    load(&n, 4, 1, 2, s, 0, 3000);
+    /* a second service over the same engine with a tiny idle timeout */
+    struct be_service *svc;
+    struct err e = { 0 };
+    struct be_service_opts so = { .eng = n.eng, .cursor_idle_ms = 1, .snapshot_idle_ms = 1 };
+    ck_assert_int_eq(be_service_new(&so, &svc, &e), 0);
+    struct rpc_server *srv;
+    struct rpc_server_opts ro = { .name = "be2", .host = "127.0.0.1", .token = &token, .workers = 1 };
+    ck_assert_int_eq(rpc_server_new(&ro, &srv, &e), 0);
+    ck_assert_int_eq(be_service_register(svc, srv, &e), 0);
+    ck_assert_int_eq(rpc_server_start(srv, &e), 0);
+    struct rpc_client *cl;
+    struct rpc_client_opts co = { .host = "127.0.0.1", .port = rpc_server_port(srv), .token = &token };
+    ck_assert_int_eq(rpc_client_new(&co, &cl, &e), 0);
+    struct idl_scan_open_req req;
+    idl_scan_open_req_init(&req);
+    req.tablet_id = 4;
+    req.batch_rows = 10;
+    struct idl_scan_open_reply r;
+    ck_assert_int_eq(idl_backend_service_scan_open(cl, &req, &r, &e), 0);
+    ck_assert_uint_eq(be_service_cursors(svc), 1);
+    struct idl_snapshot_req sr;
+    idl_snapshot_req_init(&sr);
+    sr.tablet_id = 4;
+    struct idl_snapshot_reply snap;
+    ck_assert_int_eq(idl_backend_service_make_snapshot(cl, &sr, &snap, &e), 0);
+    int64_t deadline = mono_now_ms() + 10000;
+    do {
+        usleep(5000);
+        be_service_tick(svc);
+    } while (be_service_cursors(svc) > 0 && mono_now_ms() < deadline);
+    ck_assert_uint_eq(be_service_cursors(svc), 0);
+    struct idl_scan_next_req nr = { .cursor_id = r.cursor_id };
+    struct idl_scan_next_reply nrep;
+    ck_assert_int_eq(idl_backend_service_scan_next(cl, &nr, &nrep, &e), FLOE_ENOTFOUND);
+    struct idl_fetch_file_req fr;
+    idl_fetch_file_req_init(&fr);
+    fr.snapshot_id = snap.snapshot_id;
+    tidl_set_str(&fr.rowset_id, snap.tablet.rowsets[1].rowset_id);
+    struct idl_fetch_file_reply frep;
+    ck_assert_int_eq(idl_backend_service_fetch_file(cl, &fr, &frep, &e), FLOE_ENOTFOUND);
+    idl_fetch_file_req_release(&fr);
+    idl_snapshot_reply_release(&snap);
+    idl_snapshot_req_release(&sr);
+    idl_scan_open_reply_release(&r);
+    idl_scan_open_req_release(&req);
+    rpc_client_free(cl);
+    rpc_server_free(srv);
+    be_service_free(svc);
+    schema_unref(s);
+    node_stop(&n);
+}
+END_TEST
+
 struct fake_fe {
     int registers, heartbeats, reports;
     size_t last_tablets;
@@ -427,6 +488,7 @@ int main(void)
     tcase_add_test(tc, load_and_scan_over_rpc);
     tcase_add_test(tc, bad_batches_write_nothing);
     tcase_add_test(tc, clone_between_backends);
+    tcase_add_test(tc, idle_cursors_expire);
     tcase_add_test(tc, register_heartbeat_report);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
