@@ -383,7 +383,12 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
         namecopy[i] = xstrdup(t->schema.cols[i].name);
     ld.ntablets = t->buckets;
     ld.tablets = xcalloc((size_t)t->buckets, sizeof(*ld.tablets));
-    ld.reps = xcalloc((size_t)t->buckets * 64, sizeof(*ld.reps));
+    size_t total = 0;
+    for (int32_t b = 0; b < t->buckets; b++) {
+        struct fe_tablet *tb = catalog_tablet(c, t->tablet_ids[b]);
+        total += tb ? (size_t)tb->nreplicas : 0;
+    }
+    ld.reps = xcalloc(total + 1, sizeof(*ld.reps));
     for (int32_t b = 0; b < t->buckets; b++) {
         struct fe_tablet *tb = catalog_tablet(c, t->tablet_ids[b]);
         ld.tablets[b].id = tb->id;

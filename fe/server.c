@@ -503,7 +503,7 @@ static void liveness(struct fe_server *s, bool ping)
 static void *bg_main(void *arg)
 {
     struct fe_server *s = arg;
-    int64_t last_ping = 0, last_conf = 0, last_repair = 0, last_cursor = 0;
+    int64_t last_ping = 0, last_conf = 0, last_cursor = 0;
     while (!atomic_load(&s->stopping)) {
         int64_t now = fe_now_ms();
         bool ping = now - last_ping >= s->conf.heartbeat_interval_s * 1000;
@@ -514,10 +514,6 @@ static void *bg_main(void *arg)
             last_conf = now;
             conf_pass(s);
         }
-        if (now - last_repair >= s->conf.repair_interval_s * 1000) {
-            last_repair = now;
-            fe_repair_round(s);
-        }
         if (now - last_cursor >= 10000) {
             last_cursor = now;
             fe_cursors_expire(s, 600000);
@@ -525,6 +521,24 @@ static void *bg_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
+        pthread_mutex_lock(&s->bg_mu);
+        if (!atomic_load(&s->stopping))
+            pthread_cond_timedwait(&s->bg_cv, &s->bg_mu, &ts);
+        pthread_mutex_unlock(&s->bg_mu);
+    }
+    return NULL;
+}
+
+/* Repair runs on its own thread: a clone may take minutes and must not hold
+ * up liveness checks and conf pushes. */
+static void *repair_main(void *arg)
+{
+    struct fe_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        fe_repair_round(s);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->conf.repair_interval_s;
         pthread_mutex_lock(&s->bg_mu);
         if (!atomic_load(&s->stopping))
             pthread_cond_timedwait(&s->bg_cv, &s->bg_mu, &ts);
@@ -818,6 +832,11 @@ int fe_server_start(const struct fe_conf *conf, struct fe_server **ret, struct e
         goto fail;
     }
     s->bg_started = true;
+    if (pthread_create(&s->repair_th, NULL, repair_main, s) != 0) {
+        r = err_set(e, FLOE_EINTERNAL, "cannot start the repair thread");
+        goto fail;
+    }
+    s->repair_started = true;
     log_info("floe-fe %s serving rpc on %s:%d, http on %lld, meta %s", FLOE_VERSION, conf->listen_host,
              rpc_server_port(s->rpc), (long long)conf->http_port, conf->meta_dir);
     *ret = s;
@@ -844,6 +863,8 @@ void fe_server_stop(struct fe_server *s)
         rpc_server_stop(s->rpc);
     if (s->bg_started)
         pthread_join(s->bg, NULL);
+    if (s->repair_started)
+        pthread_join(s->repair_th, NULL);
     httpd_stop(s->http);
     tpool_free(s->sender);
     rpc_server_free(s->rpc);

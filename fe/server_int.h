@@ -67,8 +67,8 @@ struct fe_server {
     int64_t next_cursor;
 
     struct tpool *sender;            /* async pushes, deletes, drops, pings */
-    pthread_t bg;
-    bool bg_started;
+    pthread_t bg, repair_th;
+    bool bg_started, repair_started;
     atomic_bool stopping;
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cv;
