@@ -72,6 +72,56 @@ void tidl_put_uvarint(struct buf *b, uint64_t v)
     buf_append(b, tmp, n);
 }
 
+static inline uint8_t *put_varint_raw(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+void tidl_put_i32_elems(struct buf *b, const int32_t *v, size_t n)
+{
+    buf_grow(b, n * 5);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    for (size_t i = 0; i < n; i++)
+        p = put_varint_raw(p, tidl_zigzag(v[i]));
+    buf_setlen(b, (size_t)(p - (uint8_t *)b->data));
+}
+
+void tidl_put_i64_elems(struct buf *b, const int64_t *v, size_t n)
+{
+    buf_grow(b, n * 10);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    for (size_t i = 0; i < n; i++)
+        p = put_varint_raw(p, tidl_zigzag(v[i]));
+    buf_setlen(b, (size_t)(p - (uint8_t *)b->data));
+}
+
+void tidl_put_double_elems(struct buf *b, const double *v, size_t n)
+{
+    buf_grow(b, n * 8);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], sizeof(u));
+        put_u64le(p, u);
+        p += 8;
+    }
+    buf_setlen(b, b->len + n * 8);
+}
+
+void tidl_put_bool_elems(struct buf *b, const bool *v, size_t n)
+{
+    buf_grow(b, n);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    for (size_t i = 0; i < n; i++)
+        p[i] = v[i] ? 1 : 0;
+    buf_setlen(b, b->len + n);
+}
+
 void tidl_put_field(struct buf *b, uint32_t id, enum tidl_wire w)
 {
     tidl_put_uvarint(b, (uint64_t)id << 4 | (uint64_t)w);
@@ -150,6 +200,82 @@ int tidl_get_i32(struct tidl_reader *r, int32_t *ret)
     if (v < INT32_MIN || v > INT32_MAX)
         return err_set(r->e, FLOE_EPROTO, "value %lld out of i32 range", (long long)v);
     *ret = (int32_t)v;
+    return 0;
+}
+
+/* Varint with at least 10 bytes readable: no bounds check per byte. */
+static inline int get_varint_fast(struct tidl_reader *r, uint64_t *ret)
+{
+    const uint8_t *p = r->p;
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 63; shift += 7) {
+        uint8_t c = *p++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            r->p = p;
+            *ret = v;
+            return 0;
+        }
+    }
+    /* the 10th byte */
+    uint8_t c = *p++;
+    if (c > 1)
+        return err_set(r->e, FLOE_EPROTO, "varint overflows 64 bits");
+    r->p = p;
+    *ret = v | (uint64_t)c << 63;
+    return 0;
+}
+
+int tidl_get_i64_elems(struct tidl_reader *r, int64_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        int rc = left(r) >= 10 ? get_varint_fast(r, &u) : tidl_get_uvarint(r, &u);
+        if (rc < 0)
+            return rc;
+        out[i] = tidl_unzigzag(u);
+    }
+    return 0;
+}
+
+int tidl_get_i32_elems(struct tidl_reader *r, int32_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        int rc = left(r) >= 10 ? get_varint_fast(r, &u) : tidl_get_uvarint(r, &u);
+        if (rc < 0)
+            return rc;
+        int64_t v = tidl_unzigzag(u);
+        if (v < INT32_MIN || v > INT32_MAX)
+            return err_set(r->e, FLOE_EPROTO, "value %lld out of i32 range", (long long)v);
+        out[i] = (int32_t)v;
+    }
+    return 0;
+}
+
+int tidl_get_double_elems(struct tidl_reader *r, double *out, size_t n)
+{
+    if (n > left(r) / 8)
+        return truncated(r, "list of doubles");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = get_u64le(r->p + 8 * i);
+        memcpy(&out[i], &u, sizeof(u));
+    }
+    r->p += 8 * n;
+    return 0;
+}
+
+int tidl_get_bool_elems(struct tidl_reader *r, bool *out, size_t n)
+{
+    if (n > left(r))
+        return truncated(r, "list of bools");
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = r->p[i];
+        if (c > 1)
+            return err_set(r->e, FLOE_EPROTO, "bool byte %u is neither 0 nor 1", c);
+        out[i] = c == 1;
+    }
+    r->p += n;
     return 0;
 }
 

@@ -83,12 +83,22 @@ void tidl_put_bytes(struct buf *b, const void *data, size_t len);
 void tidl_put_list_header(struct buf *b, size_t count, enum tidl_wire elem);
 void tidl_put_map_header(struct buf *b, size_t count, enum tidl_wire key, enum tidl_wire val);
 static inline void tidl_put_stop(struct buf *b) { buf_putc(b, 0); }
+/* Elements of scalar lists in bulk (after tidl_put_list_header). */
+void tidl_put_i32_elems(struct buf *b, const int32_t *v, size_t n);
+void tidl_put_i64_elems(struct buf *b, const int64_t *v, size_t n);
+void tidl_put_double_elems(struct buf *b, const double *v, size_t n);
+void tidl_put_bool_elems(struct buf *b, const bool *v, size_t n);
 
 /* ---- reading: 0 or a negative code with r->e filled ---- */
 int tidl_get_uvarint(struct tidl_reader *r, uint64_t *ret);
 int tidl_get_i64(struct tidl_reader *r, int64_t *ret);
 int tidl_get_i32(struct tidl_reader *r, int32_t *ret);
 int tidl_get_double(struct tidl_reader *r, double *ret);
+/* n elements of a scalar list in bulk (after tidl_get_list_header). */
+int tidl_get_i32_elems(struct tidl_reader *r, int32_t *out, size_t n);
+int tidl_get_i64_elems(struct tidl_reader *r, int64_t *out, size_t n);
+int tidl_get_double_elems(struct tidl_reader *r, double *out, size_t n);
+int tidl_get_bool_elems(struct tidl_reader *r, bool *out, size_t n);
 /* A bool element of a list or map: one byte, 0 or 1. */
 int tidl_get_bool_elem(struct tidl_reader *r, bool *ret);
 /* A NUL-free string; *ret is malloc'ed (caller frees). */

@@ -314,6 +314,19 @@ static void write_elem(const struct type *t, const char *v)
     }
 }
 
+/* Scalar element types written and read in bulk: "i64" etc., or NULL. */
+static const char *bulk_name(const struct type *t)
+{
+    switch (t->k) {
+    case K_I32:
+    case K_ENUM: return "i32";
+    case K_I64: return "i64";
+    case K_DOUBLE: return "double";
+    case K_BOOL: return "bool";
+    default: return NULL;
+    }
+}
+
 static void write_field(const struct field *f)
 {
     const char *v = ar_printf("x->%s", f->name);
@@ -359,6 +372,10 @@ static void write_field(const struct field *f)
             P("    if (%s_len) {\n", v);
         P("        tidl_put_field(b, %d, TIDL_W_LIST);\n", id);
         P("        tidl_put_list_header(b, %s_len, %s);\n", v, wire(f->t->elem));
+        if (bulk_name(f->t->elem)) {
+            P("        tidl_put_%s_elems(b, %s, %s_len);\n    }\n", bulk_name(f->t->elem), v, v);
+            break;
+        }
         P("        for (size_t i = 0; i < %s_len; i++) {\n            ", v);
         write_elem(f->t->elem, ar_printf("%s[i]", v));
         P("\n        }\n    }\n");
@@ -436,6 +453,11 @@ static void read_field(const struct def *d, const struct field *f, int reqbit)
             P("            if ((rc = tidl_get_list_header(r, %s, &n)) < 0)\n                goto fail;\n", wire(f->t->elem));
             P("            if ((rc = tidl_alloc_array(r, n, sizeof(*%s), &arr)) < 0)\n                goto fail;\n", v);
             P("            %s = arr;\n            %s_len = n;\n", v, v);
+            if (bulk_name(f->t->elem)) {
+                P("            if ((rc = tidl_get_%s_elems(r, %s, n)) < 0)\n                goto fail;\n",
+                  bulk_name(f->t->elem), v);
+                break;
+            }
             P("            for (size_t i = 0; i < n; i++) {\n");
             read_elem(f->t->elem, ar_printf("%s[i]", v), "                ");
             P("            }\n");
