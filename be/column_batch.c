@@ -284,3 +284,26 @@ void column_vec_gather(struct column_batch *dst, int col, const struct column_ve
     }
     }
 }
+
+void column_vec_gather_range(struct column_batch *dst, int col, const struct column_vec *src, size_t from, size_t n)
+{
+    struct column_vec *d = &dst->cols[col];
+    size_t at = dst->nrows;
+    if (src->nulls) {
+        if (!d->nulls)
+            d->nulls = xcalloc(dst->cap, 1);
+        memcpy(d->nulls + at, src->nulls + from, n);
+    } else if (d->nulls) {
+        memset(d->nulls + at, 0, n);
+    }
+    if (d->type == COL_STRING) {
+        uint32_t a = src->offs[from], b = src->offs[from + n];
+        uint32_t base = d->offs[at];
+        buf_append(&d->str, buf_cstr(&src->str) + a, b - a);
+        for (size_t k = 1; k <= n; k++)
+            d->offs[at + k] = base + (src->offs[from + k] - a);
+    } else {
+        size_t w = col_type_width(d->type);
+        memcpy((char *)d->data + at * w, (const char *)src->data + from * w, n * w);
+    }
+}

@@ -99,5 +99,7 @@ void column_batch_from_csv(struct column_batch *b, struct csv_batch *cb);
  */
 void column_vec_gather(struct column_batch *dst, int col, const struct column_vec *src, const uint32_t *rows,
                        size_t n);
+/* Same for the contiguous rows [from, from + n) of src. */
+void column_vec_gather_range(struct column_batch *dst, int col, const struct column_vec *src, size_t from, size_t n);
 
 #endif

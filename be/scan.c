@@ -511,9 +511,13 @@ static void emit_pending(struct scan *s, struct column_batch *out)
     if (k == 0)
         return;
     column_batch_reserve(out, out->nrows + k);
-    bool contiguous = s->pend_all && s->pend_pos == 0 && k == s->blk.nrows;
-    for (int j = 0; j < s->nproj; j++)
-        column_vec_gather(out, j, &s->blk.cols[s->pos[s->proj[j]]], contiguous ? NULL : s->rows + s->pend_pos, k);
+    for (int j = 0; j < s->nproj; j++) {
+        const struct column_vec *src = &s->blk.cols[s->pos[s->proj[j]]];
+        if (s->pend_all)
+            column_vec_gather_range(out, j, src, s->pend_pos, k);
+        else
+            column_vec_gather(out, j, src, s->rows + s->pend_pos, k);
+    }
     out->nrows += k;
     s->pend_pos += k;
     s->returned += (int64_t)k;
@@ -555,6 +559,14 @@ int scan_next(struct scan *s, struct column_batch *out, bool *ret_eof, struct er
             return r;
         size_t n = s->blk.nrows;
         s->st.rows_read += n;
+        if (!s->unique && s->npreds == 0) {
+            /* every row of the block qualifies: no selection vector */
+            size_t room = s->limit >= 0 ? (size_t)(s->limit - s->returned) : n;
+            s->pend_pos = 0;
+            s->pend_n = n < room ? n : room;
+            s->pend_all = true;
+            continue;
+        }
         ensure_sel(s, n);
         memset(s->sel, 1, n);
         for (int i = 0; i < s->npreds; i++)
