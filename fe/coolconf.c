@@ -164,6 +164,7 @@ int coolconf_pass(struct fe_meta *m, int64_t table_id, int64_t now_ms, struct co
     }
     idmap_release(&planned);
     int n = (int)json_array_size(confs);
+    m->no_candidate += local.no_candidate;
     if (st) {
         st->checked += local.checked;
         st->elected += local.elected;
@@ -175,6 +176,10 @@ int coolconf_pass(struct fe_meta *m, int64_t table_id, int64_t now_ms, struct co
         return 0;
     }
     int r = meta_commit(m, json_pack("{s:s,s:o}", "op", "cooldown_conf", "confs", confs), e);
+    if (r == 0) {
+        m->elected += local.elected;
+        m->reelected += local.reelected;
+    }
     return r < 0 ? r : n;
 }
 

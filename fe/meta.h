@@ -34,6 +34,7 @@ struct fe_meta {
     int lock_fd;
     bool master;
     int64_t checkpoint_every;   /* records between automatic checkpoints; 0 = never */
+    int64_t elected, reelected, no_candidate;  /* totals of every cooldown-conf pass since open */
 };
 
 int meta_open(const char *dir, const struct fe_params *params, struct fe_meta **ret, struct err *e);

@@ -453,17 +453,8 @@ static void conf_pass(struct fe_server *s)
     struct err e = { 0 };
     pthread_mutex_lock(&s->lock);
     int n = coolconf_pass(s->meta, 0, fe_now_ms(), &st, &e);
-    if (n >= 0) {
-        s->cstats.checked += st.checked;
-        s->cstats.elected += st.elected;
-        s->cstats.reelected += st.reelected;
-        s->cstats.no_candidate += st.no_candidate;
-    }
     coolconf_collect_pushes(&s->meta->cat, &pv);
     pthread_mutex_unlock(&s->lock);
-    metrics_add(s->m.elected, st.elected);
-    metrics_add(s->m.reelected, st.reelected);
-    metrics_add(s->m.no_candidate, st.no_candidate);
     if (n < 0)
         log_error("cooldown-conf pass failed: %s", err_msg(&e));
     /* the new terms are journaled; a crash here must leave the pushes to the reports */
@@ -493,7 +484,11 @@ static void liveness(struct fe_server *s, bool ping)
         if (n < 1024)
             ids[n++] = b->id;
     }
+    int64_t el = s->meta->elected, re = s->meta->reelected, nc = s->meta->no_candidate;
     pthread_mutex_unlock(&s->lock);
+    metrics_set(s->m.elected, el);
+    metrics_set(s->m.reelected, re);
+    metrics_set(s->m.no_candidate, nc);
     metrics_set(s->m.backends_alive, (int64_t)alive);
     metrics_set(s->m.backends_dead, (int64_t)dead);
     for (size_t i = 0; ping && i < n; i++)
@@ -748,8 +743,8 @@ static int http_status(void *arg, const struct httpd_req *req, struct buf *out, 
     for (int i = 1; i < HS__COUNT; i++)
         buf_printf(out, "%s\"%s\":%lld", i > 1 ? "," : "", handshake_reason_name((enum hs_reason)i),
                    (long long)s->hs.refused[i]);
-    buf_printf(out, "},\"elections\":%lld,\"reelections\":%lld}", (long long)s->cstats.elected,
-               (long long)s->cstats.reelected);
+    buf_printf(out, "},\"elections\":%lld,\"reelections\":%lld,\"no_candidate\":%lld}", (long long)s->meta->elected,
+               (long long)s->meta->reelected, (long long)s->meta->no_candidate);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

@@ -75,7 +75,6 @@ struct fe_server {
 
     struct idmap busy;               /* tablets with a repair in flight (catalog lock) */
     struct hs_stats hs;              /* catalog lock */
-    struct coolconf_stats cstats;    /* catalog lock */
     struct fe_metrics m;
     int64_t epoch;
 };
