@@ -198,10 +198,17 @@ static int cmd_resource_check(struct rpc_client *cl, const struct ctl_cmd *c, st
     idl_check_resource_req_release(&rq);
     if (r < 0)
         return r;
-    if (c->json)
-        json_out(json_pack("{s:s,s:b,s:s}", "resource", c->name, "ok", rp.ok, "message", rp.message));
-    else
+    if (c->json) {
+        json_t *nodes = json_array();
+        for (size_t i = 0; i < rp.nodes_len; i++)
+            json_array_append_new(nodes, json_string(rp.nodes[i]));
+        json_out(json_pack("{s:s,s:b,s:s,s:o}", "resource", c->name, "ok", rp.ok, "message", rp.message, "nodes",
+                           nodes));
+    } else {
+        for (size_t i = 0; i < rp.nodes_len; i++)
+            printf("%s\n", rp.nodes[i]);
         printf("%s\n", rp.message ? rp.message : "");
+    }
     if (!rp.ok)
         r = err_set(e, FLOE_EUNAVAILABLE, "resource %s: check failed", c->name);
     idl_check_resource_reply_release(&rp);

@@ -283,11 +283,63 @@ static int h_check_resource(void *ctx, const struct idl_check_resource_req *req,
     } else if (r < 0 && pe.code == 0) {
         pe = *e;
     }
-    reply->ok = r == 0;
+    bool all_ok = r == 0;
     if (r == 0)
         buf_printf(&msg, "fe: put/get/list/delete of %s ok", key);
     else
         buf_printf(&msg, "fe: %s failed: %s", step, err_msg(&pe));
+    idl_check_resource_reply_add_nodes(reply, buf_cstr(&msg));
+    /* then from every alive backend, with its own credentials */
+    int64_t ids[256];
+    size_t nb = 0;
+    struct idl_resource ires;
+    idl_resource_init(&ires);
+    pthread_mutex_lock(&s->lock);
+    struct catalog *cat = &s->meta->cat;
+    int64_t now = fe_now_ms();
+    res = catalog_resource_by_name(cat, req->name);
+    if (res)
+        fe_resource_to_idl(res, &ires);
+    for (size_t i = 0; res && i < cat->backends.cap && nb < 256; i++) {
+        struct fe_backend *b = cat->backends.slots[i].val;
+        if (cat->backends.slots[i].key && catalog_backend_alive(cat, b, now) && !b->decommissioned)
+            ids[nb++] = b->id;
+    }
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < nb; i++) {
+        struct rpc_client *bcl;
+        struct idl_probe_resource_req pq;
+        struct idl_probe_resource_reply pr;
+        struct err be = { 0 };
+        idl_probe_resource_req_init(&pq);
+        struct buf enc = BUF_INIT;
+        idl_resource_encode(&ires, &enc);
+        idl_resource_release(&pq.resource);
+        idl_resource_decode(enc.data, enc.len, NULL, &pq.resource, NULL);
+        buf_release(&enc);
+        char bid[UUID_STR_LEN];
+        uuid_new_str(bid);
+        char *bkey = xasprintf("floe-probe/be-%lld-%s", (long long)ids[i], bid);
+        tidl_set_str(&pq.probe_key, bkey);
+        free(bkey);
+        buf_reset(&msg);
+        int rc = fe_be_client(s, ids[i], BE_CTL, &bcl, &be);
+        if (rc == 0 && (rc = idl_backend_service_probe_resource(bcl, &pq, &pr, &be)) == 0) {
+            buf_printf(&msg, "backend %lld: %s%s%s", (long long)ids[i], pr.ok ? "ok" : "failed",
+                       pr.message && *pr.message ? ": " : "", pr.message ? pr.message : "");
+            all_ok &= pr.ok;
+            idl_probe_resource_reply_release(&pr);
+        } else {
+            buf_printf(&msg, "backend %lld: probe failed: %s", (long long)ids[i], err_msg(&be));
+            all_ok = false;
+        }
+        idl_check_resource_reply_add_nodes(reply, buf_cstr(&msg));
+        idl_probe_resource_req_release(&pq);
+    }
+    idl_resource_release(&ires);
+    reply->ok = all_ok;
+    buf_reset(&msg);
+    buf_printf(&msg, "resource %s: %s (%zu nodes checked)", req->name, all_ok ? "ok" : "FAILED", nb + 1);
     tidl_set_str(&reply->message, buf_cstr(&msg));
     objstore_close(os);
     objstore_conf_release(&oc);
