@@ -96,11 +96,12 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: floe-be --config FILE [--version] [--help] [--help-config]\n"
+            "usage: floe-be --config FILE [--version] [--help] [--help-config[-markdown]]\n"
             "  floe-be is floe's backend: it stores tablets on local disk and cools\n"
             "  them down to an object store under the FE master's cooldown conf.\n"
             "  --config FILE   be.conf to read (see --help-config for every key)\n"
-            "  --help-config   print the configuration keys, defaults and ranges\n");
+            "  --help-config   print the configuration keys, defaults and ranges\n"
+            "  --help-config-markdown   the same as a markdown table (docs/be.md)\n");
 }
 
 int main(int argc, char **argv)
@@ -120,7 +121,11 @@ int main(int argc, char **argv)
             conf_print_help(be_conf_table, stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--help-config-markdown") == 0) {
+            conf_print_markdown(be_conf_table, stdout);
+            return 0;
+        }
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
             conf_path = argv[++i];
             continue;
         }
