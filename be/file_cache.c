@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #define FC_MAGIC 0x42434c46u /* "FLCB" */
-#define FC_VERSION 1u
+#define FC_VERSION 2u
 #define FC_HDR 32u
 #define FC_ID_MAX 2048u
 
@@ -47,6 +47,8 @@ struct fc_entry {
     uint32_t len;          /* data bytes (READY) */
     uint32_t data_off;     /* where data starts in the file */
     int64_t mtime;         /* for ordering at rebuild */
+    uint64_t gen;          /* distinguishes a refetched block from the one it replaced */
+    uint64_t *verified;    /* READY: bit per chunk whose crc this process has checked */
     struct fc_entry *hnext;
     struct fc_entry *prev, *next; /* LRU, head = most recent */
 };
@@ -63,6 +65,7 @@ struct file_cache {
     struct fc_entry *head, *tail;
     struct file_cache_stats st;
     unsigned tmp_seq;
+    uint64_t next_gen;
 };
 
 static struct metric *m_hits, *m_misses, *m_bytes, *m_evict, *m_corrupt, *m_used, *m_gets;
@@ -178,6 +181,7 @@ static void drop_ready(struct file_cache *c, struct fc_entry *en)
     tab_remove(c, en);
     c->st.used_bytes -= en->len;
     c->st.nblocks--;
+    free(en->verified);
     free(en);
 }
 
@@ -261,39 +265,51 @@ out:
  * Reads [boff, boff + n) of a READY block into out, checking the crcs of
  * the chunks touched. fd was opened under mu. Returns 0, or FLOE_ECORRUPT.
  */
-static int read_block(int fd, uint32_t data_off, uint32_t len, uint32_t idlen, uint32_t boff, uint32_t n,
-                      uint8_t *out)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
 {
+    buf_release(p);
+    free(p);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static int read_block(int fd, uint32_t data_off, uint32_t len, uint32_t idlen, uint32_t boff, uint32_t n,
+                      uint8_t *out, bool checked)
+{
+    if (checked)
+        return fs_pread_full(fd, out, n, (off_t)data_off + boff) < 0 ? FLOE_ECORRUPT : 0;
+    /* one scratch buffer per thread: no allocation (and no fresh pages) per read */
+    pthread_once(&scratch_once, scratch_key_init);
+    struct buf *sb = pthread_getspecific(scratch_key);
+    if (!sb) {
+        sb = xcalloc(1, sizeof(*sb));
+        pthread_setspecific(scratch_key, sb);
+    }
     uint32_t c0 = boff / FILE_CACHE_CHUNK, c1 = (boff + n - 1) / FILE_CACHE_CHUNK;
     uint32_t ncr = c1 - c0 + 1;
-    uint8_t crcs[4 * 1024];
-    if (ncr > 1024)
-        return FLOE_ECORRUPT;
-    if (fs_pread_full(fd, crcs, 4u * ncr, (off_t)(FC_HDR + idlen + 4u * c0)) < 0)
-        return FLOE_ECORRUPT;
     uint32_t from = c0 * FILE_CACHE_CHUNK;
     uint32_t to = (c1 + 1) * FILE_CACHE_CHUNK < len ? (c1 + 1) * FILE_CACHE_CHUNK : len;
     bool direct = from == boff && to == boff + n;
-    uint8_t *tmp = direct ? out : xmalloc(to - from);
-    int r = fs_pread_full(fd, tmp, to - from, (off_t)data_off + from);
-    if (r < 0) {
-        r = FLOE_ECORRUPT;
-        goto out;
-    }
+    size_t need = 4u * ncr + (direct ? 0 : to - from);
+    if (need > sb->cap)
+        buf_grow(sb, need - sb->len);
+    uint8_t *crcs = (uint8_t *)sb->data;
+    uint8_t *tmp = direct ? out : crcs + 4u * ncr;
+    if (fs_pread_full(fd, crcs, 4u * ncr, (off_t)(FC_HDR + idlen + 4u * c0)) < 0 ||
+        fs_pread_full(fd, tmp, to - from, (off_t)data_off + from) < 0)
+        return FLOE_ECORRUPT;
     for (uint32_t i = 0; i < ncr; i++) {
         uint32_t cs = i * FILE_CACHE_CHUNK;
         uint32_t cl = (to - from) - cs < FILE_CACHE_CHUNK ? (to - from) - cs : FILE_CACHE_CHUNK;
-        if (crc32c(0, tmp + cs, cl) != get_u32le(crcs + 4 * i)) {
-            r = FLOE_ECORRUPT;
-            goto out;
-        }
+        if (crc32c(0, tmp + cs, cl) != get_u32le(crcs + 4 * i))
+            return FLOE_ECORRUPT;
     }
     if (!direct)
         memcpy(out, tmp + (boff - from), n);
-out:
-    if (!direct)
-        free(tmp);
-    return r;
+    return 0;
 }
 
 static uint32_t block_len(const struct file_cache *c, uint64_t obj_size, uint64_t blk)
@@ -309,6 +325,8 @@ static void finish_loading(struct file_cache *c, struct fc_entry *en, bool ok, u
     if (ok) {
         en->state = FC_READY;
         en->data_off = data_off;
+        en->gen = ++c->next_gen;
+        en->verified = xcalloc((nchunks(en->len) + 63) / 64, sizeof(uint64_t));
         lru_push_head(c, en);
         c->st.used_bytes += en->len;
         c->st.nblocks++;
@@ -428,6 +446,11 @@ int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, c
             int fd = open(p, O_RDONLY | O_CLOEXEC);
             free(p);
             uint32_t doff = en->data_off, blen = en->len;
+            uint64_t gen = en->gen;
+            uint32_t c0 = boff / FILE_CACHE_CHUNK, c1 = (boff + n - 1) / FILE_CACHE_CHUNK;
+            bool checked = true;
+            for (uint32_t k = c0; k <= c1 && checked; k++)
+                checked = (en->verified[k / 64] >> (k % 64)) & 1;
             if (fd < 0) {
                 drop_ready(c, en);
                 c->st.corrupt++;
@@ -436,7 +459,7 @@ int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, c
                 continue;
             }
             pthread_mutex_unlock(&c->mu);
-            r = blen == block_len(c, obj_size, blk) ? read_block(fd, doff, blen, idlen, boff, n, dst)
+            r = blen == block_len(c, obj_size, blk) ? read_block(fd, doff, blen, idlen, boff, n, dst, checked)
                                                    : FLOE_ECORRUPT;
             close(fd);
             if (r < 0) {
@@ -450,6 +473,10 @@ int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, c
                 log_warn("file cache: block %" PRIu64 " of %s failed its checksum; fetching it again", blk, key);
                 continue;
             }
+            pthread_mutex_lock(&c->mu);
+            if (!checked && (en = lookup(c, h, blk)) != NULL && en->state == FC_READY && en->gen == gen)
+                for (uint32_t k = c0; k <= c1; k++)
+                    en->verified[k / 64] |= 1ull << (k % 64);
             c->st.hits++;
             pthread_mutex_unlock(&c->mu);
             metrics_inc(m_hits);
@@ -646,6 +673,8 @@ static void rebuild(struct file_cache *c)
                 struct fc_entry *en = xmalloc(sizeof(*en));
                 *en = tmp;
                 en->state = FC_READY;
+                en->gen = ++c->next_gen;
+                en->verified = xcalloc((nchunks(en->len) + 63) / 64, sizeof(uint64_t));
                 tab_insert(c, en);
                 if (n == cap) {
                     cap = cap ? cap * 2 : 256;
@@ -682,9 +711,9 @@ int file_cache_open(const struct file_cache_opts *o, struct file_cache **ret, st
     if (!o->dir || !*o->dir)
         return err_set(e, FLOE_ECONFIG, "file_cache_dir: must be set");
     if (o->block_size < FILE_CACHE_MIN_BLOCK || o->block_size > FILE_CACHE_MAX_BLOCK ||
-        o->block_size % FILE_CACHE_CHUNK != 0)
+        o->block_size % FILE_CACHE_MIN_BLOCK != 0)
         return err_set(e, FLOE_ECONFIG, "file_cache_block_kb: %u KiB, expected a multiple of %u in [%u, %u]",
-                       o->block_size / 1024, FILE_CACHE_CHUNK / 1024, FILE_CACHE_MIN_BLOCK / 1024,
+                       o->block_size / 1024, FILE_CACHE_MIN_BLOCK / 1024, FILE_CACHE_MIN_BLOCK / 1024,
                        FILE_CACHE_MAX_BLOCK / 1024);
     if (o->capacity_bytes < o->block_size)
         return err_set(e, FLOE_ECONFIG, "file_cache_capacity_mb: %" PRIu64 " bytes is less than one block (%u)",
@@ -721,6 +750,7 @@ void file_cache_close(struct file_cache *c)
         struct fc_entry *en = c->tab[b];
         while (en) {
             struct fc_entry *nx = en->hnext;
+            free(en->verified);
             free(en);
             en = nx;
         }

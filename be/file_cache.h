@@ -4,12 +4,14 @@
  * Block i of an object covers bytes [i * block_size, (i + 1) * block_size)
  * (the last block is shorter). Each block is one file under the cache
  * directory holding a header (the cache id of the object, the object size,
- * a crc32c per 64 KiB chunk and a header crc) and the bytes.
+ * a crc32c per 16 KiB chunk and a header crc) and the bytes.
  *
  * Guarantees:
- * - Bytes served are the object's bytes: every chunk a read touches is
- *   checked against its crc32c; a corrupt or truncated block file is
- *   dropped and fetched again, never served.
+ * - Bytes served are the object's bytes: every chunk is checked against
+ *   its crc32c the first time this process reads it (after that only the
+ *   bytes asked for are read: the segment pages carry their own crc32c,
+ *   checked by the segment reader on every read); a corrupt or truncated
+ *   block file is dropped and fetched again, never served.
  * - One downloader per block: a reader that finds a block being fetched
  *   waits for it instead of issuing its own GET.
  * - Misses that are adjacent (within one read, or across the ranges given
@@ -42,14 +44,14 @@ struct err;
 struct objstore;
 struct file_cache;
 
-#define FILE_CACHE_CHUNK (64u * 1024u)
+#define FILE_CACHE_CHUNK (16u * 1024u)   /* crc32c granularity inside a block */
 #define FILE_CACHE_MIN_BLOCK (64u * 1024u)
 #define FILE_CACHE_MAX_BLOCK (64u * 1024u * 1024u)
 
 struct file_cache_opts {
     const char *dir;            /* created if missing */
     uint64_t capacity_bytes;    /* bound on cached bytes; >= one block */
-    uint32_t block_size;        /* multiple of FILE_CACHE_CHUNK in [MIN_BLOCK, MAX_BLOCK] */
+    uint32_t block_size;        /* multiple of 64 KiB in [MIN_BLOCK, MAX_BLOCK] */
     uint64_t max_run_bytes;     /* at most this many bytes per GET; 0 = 64 MiB */
 };
 

@@ -189,7 +189,8 @@ START_TEST(test_restart_and_corruption)
     uint64_t g0 = gets();
     read_check(c, 0, OBJ_SIZE);
     ck_assert_uint_eq(gets() - g0, 0);
-    /* flip one data byte of block 3: detected, refetched, right bytes served */
+    /* flip one data byte of block 3 (while the cache is down): detected, refetched, right bytes served */
+    file_cache_close(c);
     fd = open(p3, O_RDWR);
     ck_assert_int_ge(fd, 0);
     off_t end = lseek(fd, 0, SEEK_END);
@@ -198,6 +199,8 @@ START_TEST(test_restart_and_corruption)
     x ^= 0x55;
     ck_assert_int_eq(pwrite(fd, &x, 1, end - 100), 1);
     close(fd);
+    c = open_cache(100);
+    g0 = gets();
     read_check(c, 3 * BS + BS - 200, 150);
     file_cache_stats_get(c, &st);
     ck_assert_uint_eq(st.corrupt, 1);
