@@ -191,7 +191,8 @@ static int h_drop(void *ctx, const struct idl_drop_tablet_req *req, struct idl_d
         ti.replica_id != req->replica_id)
         return err_set(e, FLOE_EBADREQ, "drop tablet %lld: this BE holds replica %lld, not %lld",
                        (long long)req->tablet_id, (long long)ti.replica_id, (long long)req->replica_id);
-    int r = engine_drop_tablet(s->o.eng, req->tablet_id, e);
+    int r = s->o.hooks.drop_tablet ? s->o.hooks.drop_tablet(s->o.hooks.ctx, req->tablet_id, req->delete_remote, e)
+                                   : engine_drop_tablet(s->o.eng, req->tablet_id, e);
     if (r == FLOE_ENOTFOUND) {
         rep->existed = false;
         return 0;
@@ -722,6 +723,15 @@ static int h_cooldown_delete(void *ctx, const struct idl_cooldown_delete_req *re
     return s->o.hooks.cooldown_delete(s->o.hooks.ctx, req, rep, e);
 }
 
+static int h_probe_resource(void *ctx, const struct idl_probe_resource_req *req, struct idl_probe_resource_reply *rep,
+                            struct err *e)
+{
+    struct be_service *s = ctx;
+    if (!s->o.hooks.probe_resource)
+        return err_set(e, FLOE_EUNSUPPORTED, "probe_resource: resources are not available on this BE");
+    return s->o.hooks.probe_resource(s->o.hooks.ctx, req, rep, e);
+}
+
 /* ---- lifecycle ---- */
 
 int be_service_new(const struct be_service_opts *o, struct be_service **ret, struct err *e)
@@ -756,6 +766,7 @@ int be_service_new(const struct be_service_opts *o, struct be_service **ret, str
     s->h.make_snapshot = h_make_snapshot;
     s->h.fetch_file = h_fetch_file;
     s->h.release_snapshot = h_release_snapshot;
+    s->h.probe_resource = h_probe_resource;
     *ret = s;
     return 0;
 }

@@ -29,6 +29,12 @@ struct be_service_hooks {
     int (*compact_cold)(void *ctx, const struct idl_compact_req *req, struct idl_compact_reply *reply, struct err *e);
     /* adds cooldown fields (delete_id, ...) to a tablet info before it is sent */
     void (*fill_tablet_info)(void *ctx, struct idl_tablet_info *ti);
+    /* drops a tablet (engine and cooldown state); delete_remote: this was the last replica,
+     * also delete data/{tablet_id}/ on its resource. NULL = engine_drop_tablet only. */
+    int (*drop_tablet)(void *ctx, int64_t tablet_id, bool delete_remote, struct err *e);
+    /* floectl resource check from this BE: put, get, list, delete a probe object */
+    int (*probe_resource)(void *ctx, const struct idl_probe_resource_req *req, struct idl_probe_resource_reply *reply,
+                          struct err *e);
     /* a tablet was created with a policy / resource (both may be NULL) */
     void (*tablet_created)(void *ctx, int64_t tablet_id, const struct idl_storage_policy *policy,
                            const struct idl_resource *resource);
