@@ -416,8 +416,12 @@ static int local_head(struct objstore *os, const char *key, struct objstore_info
     struct stat st;
     int r = key_path(L(os), key, &path, NULL, e);
     if (r == 0) {
-        if (stat(path.data, &st) < 0 || !S_ISREG(st.st_mode)) {
-            int err = errno == ENOTDIR || errno == 0 || S_ISDIR(st.st_mode) ? ENOENT : errno;
+        int err = 0;
+        if (stat(path.data, &st) < 0)
+            err = errno == ENOTDIR ? ENOENT : errno;
+        else if (!S_ISREG(st.st_mode))
+            err = ENOENT;
+        if (err) {
             r = err_set(e, errno_class(err), "objstore local head '%s': %s", key,
                         err == ENOENT ? "no such object" : strerror(err));
         } else {

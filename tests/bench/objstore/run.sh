@@ -31,19 +31,23 @@ for i in $(seq -f %04g 1 "$N"); do head -c 65536 /dev/urandom >"$T/many/f$i"; do
 cat "$T/big" "$T"/many/* >/dev/null  # warm the page cache for every client alike
 
 now() { date +%s.%N; }
-# record SERVER CASE CLIENT SECONDS OK
-record() { echo "$1 $2 $3 $4 $5" >>"$res"; log "$1 $2 $3: $4 s ok=$5"; }
+# record SERVER CASE CLIENT "WALL CPU" OK
+record() { echo "$1 $2 $3 $4 $5" >>"$res"; log "$1 $2 $3: wall+cpu $4 s ok=$5"; }
 
-# timed SERVER CASE CLIENT CHECK-CMD -- CMD...: runs CMD, then CHECK-CMD, records time
+# timed SERVER CASE CLIENT CHECK-CMD -- CMD...: runs CMD, then CHECK-CMD, records
+# wall time and the client's CPU time (user + system of CMD and its children)
 timed() {
     local srv=$1 case=$2 client=$3 check=$4; shift 5
-    local t0 t1 ok=1
-    t0=$(now)
-    "$@" >"$T/last.log" 2>&1 || ok=0
-    t1=$(now)
+    local ok=1 out=">$T/last.log"
+    [ "${OUT:-}" ] && out=">$OUT"
+    local TIMEFORMAT='%R %U %S'
+    { time eval '"$@"' "$out" '2>>$T/last.log' || ok=0; } 2>"$T/time.txt"
     [ $ok -eq 1 ] || tail -3 "$T/last.log" >&2
     if [ $ok -eq 1 ] && [ -n "$check" ]; then eval "$check" >/dev/null 2>&1 || ok=0; fi
-    record "$srv" "$case" "$client" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" $ok
+    local wall usr sys cpu
+    read -r wall usr sys <"$T/time.txt"
+    cpu=$(awk -v a="$usr" -v b="$sys" 'BEGIN { printf "%.3f", a + b }')
+    record "$srv" "$case" "$client" "$wall $cpu" $ok
 }
 
 bench_server() { # P label
@@ -59,10 +63,14 @@ bench_server() { # P label
     rm -rf "$T/dl"; mkdir -p "$T/dl"
 
     # (a) one big object
+    # floe: multipart with 4 parts in flight (the defaults), and one single PUT
     # shellcheck disable=SC2086
     timed "$s" big_up floe "" -- s3srv_env "$p" "$tool" $floe put big/floe "$T/big"
     # shellcheck disable=SC2086
-    timed "$s" big_down floe "cmp $T/big $T/dl/big.floe" -- s3srv_env "$p" "$tool" $floe get big/floe "$T/dl/big.floe"
+    timed "$s" big_up floe_single_put "" -- s3srv_env "$p" "$tool" $floe multipart_threshold=1G put big/floe1 "$T/big"
+    # to a plain file like the other clients (objstore_get_file would add an fsync)
+    # shellcheck disable=SC2086
+    OUT=$T/dl/big.floe timed "$s" big_down floe "cmp $T/big $T/dl/big.floe" -- s3srv_env "$p" "$tool" $floe cat big/floe
     timed "$s" big_up awscli "" -- s3srv_aws "$p" s3 cp --only-show-errors "$T/big" "s3://$bucket/big/aws"
     timed "$s" big_down awscli "cmp $T/big $T/dl/big.aws" -- s3srv_aws "$p" s3 cp --only-show-errors "s3://$bucket/big/aws" "$T/dl/big.aws"
     timed "$s" big_up curl "" -- "${C[@]}" -T "$T/big" "$ep/$bucket/big/curl"
@@ -101,8 +109,8 @@ out = {"benchmark": "objstore", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time
        "units": {"big_up": "MB/s", "big_down": "MB/s", "many_up": "objects/s", "many_down": "objects/s"},
        "servers": {}}
 for line in open(path):
-    srv, case, client, secs, ok = line.split()
-    secs = float(secs)
+    srv, case, client, secs, cpu, ok = line.split()
+    secs, cpu = float(secs), float(cpu)
     if case.startswith("big"):
         rate = big_mb * 1048576 / 1e6 / secs
         extra = {"mb_per_s": round(rate, 1)}
@@ -110,7 +118,7 @@ for line in open(path):
         rate = n / secs
         extra = {"objects_per_s": round(rate, 1), "mb_per_s": round(n * 65536 / 1e6 / secs, 1)}
     d = out["servers"].setdefault(srv, {}).setdefault(case, {})
-    d[client] = dict(seconds=round(secs, 3), ok=ok == "1", **extra)
+    d[client] = dict(seconds=round(secs, 3), client_cpu_seconds=round(cpu, 3), ok=ok == "1", **extra)
     d.setdefault("_rates", {})[client] = rate
 for srv in out["servers"].values():
     for case in srv.values():
