@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const char ctlargs_usage[] =
-    "usage: floectl [--fe HOST:PORT] [--token-file FILE] [--json] COMMAND ...\n"
+    "usage: floectl [--fe HOST:PORT] [--token-file FILE] [--config FILE] [--json] COMMAND ...\n"
     "\n"
     "  backends                               list backends\n"
     "  backend decommission ID                move nothing new to backend ID\n"
@@ -32,8 +33,10 @@ const char ctlargs_usage[] =
     "  scan NAME [--columns a,b] [--where \"v > 10\"]... [--limit N] [--format csv|json]\n"
     "  tablets NAME                           per replica state, cooldown conf and sizes\n"
     "\n"
-    "  --fe defaults to $FLOE_FE, then 127.0.0.1:9020; the cluster token file to\n"
-    "  $FLOE_TOKEN_FILE. Exit status is 0 on success, 1 on failure, 2 on bad usage.\n";
+    "  --fe and --token-file default to what --config FILE (an fe.conf or be.conf,\n"
+    "  or $FLOE_CONFIG) says, then $FLOE_FE and $FLOE_TOKEN_FILE, then\n"
+    "  /etc/floe/fe.conf or /etc/floe/be.conf, then 127.0.0.1:9020.\n"
+    "  Exit status is 0 on success, 1 on failure, 2 on bad usage.\n";
 
 int ctlargs_parse_addr(const char *text, char **ret_host, int *ret_port, struct err *e)
 {
@@ -222,6 +225,7 @@ void ctlargs_release(struct ctl_cmd *c)
     if (!c)
         return;
     free(c->fe_host);
+    free(c->cfg_token);
     for (int i = 0; i < c->nwhere; i++)
         ctlargs_where_release(&c->where[i]);
     memset(c, 0, sizeof(*c));
@@ -247,16 +251,70 @@ struct optdef {
     bool *bdst;        /* for flags */
 };
 
-int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_token, struct ctl_cmd *ret,
-                  struct err *e)
+static char *trim_value(char *v)
+{
+    while (isspace((unsigned char)*v))
+        v++;
+    char *end = v + strlen(v);
+    while (end > v && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v[n - 1] = '\0';
+        v++;
+    }
+    return v;
+}
+
+int ctlargs_read_config(const char *path, char **ret_token, char **ret_fe, struct err *e)
+{
+    *ret_token = *ret_fe = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_errno(e, errno, "config %s", path);
+    char line[4096];
+    char *port = NULL;
+    while (fgets(line, sizeof(line), f)) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        char *k = trim_value(line), *v = trim_value(eq + 1);
+        if (strcmp(k, "cluster_token_file") == 0 && *v) {
+            free(*ret_token);
+            *ret_token = xstrdup(v);
+        } else if (strcmp(k, "fe_address") == 0 && *v) {
+            char *comma = strchr(v, ',');
+            if (comma)
+                *comma = '\0';
+            free(*ret_fe);
+            *ret_fe = xstrdup(trim_value(v));
+        } else if (strcmp(k, "rpc_port") == 0 && *v) {
+            free(port);
+            port = xstrdup(v);
+        }
+    }
+    fclose(f);
+    /* an fe.conf: the FE is this host */
+    if (!*ret_fe && port)
+        *ret_fe = xasprintf("127.0.0.1:%s", port);
+    free(port);
+    return 0;
+}
+
+int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_token, const char *env_config,
+                  const char *const *default_configs, struct ctl_cmd *ret, struct err *e)
 {
     struct ctl_cmd *c = ret;
     memset(c, 0, sizeof(*c));
     c->limit = -1;
     c->buckets = 8;
     c->replicas = 3;
-    const char *fe = env_fe && *env_fe ? env_fe : NULL;
-    c->token_file = env_token && *env_token ? env_token : NULL;
+    const char *fe = NULL, *config = NULL;
+    c->token_file = NULL;
     const char *words[4] = { 0 };
     int nwords = 0;
     const char *buckets = NULL, *replicas = NULL, *limit = NULL, *format = NULL, *ttl = NULL, *dt = NULL;
@@ -297,11 +355,14 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
             c->json = true;
             continue;
         }
-        if (strcmp(a, "--fe") == 0 || strcmp(a, "--token-file") == 0 || strcmp(a, "--where") == 0) {
+        if (strcmp(a, "--fe") == 0 || strcmp(a, "--token-file") == 0 || strcmp(a, "--where") == 0 ||
+            strcmp(a, "--config") == 0) {
             if (i + 1 >= argc)
                 return err_set(e, FLOE_EBADINPUT, "%s needs a value", a);
             const char *v = argv[++i];
-            if (a[2] == 'f')
+            if (a[2] == 'c')
+                config = v;
+            else if (a[2] == 'f')
                 fe = v;
             else if (a[2] == 't')
                 c->token_file = v;
@@ -481,7 +542,48 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         c->name = pos0;
         break;
     }
-    if ((r = ctlargs_parse_addr(fe ? fe : "127.0.0.1:9020", &c->fe_host, &c->fe_port, e)) < 0) {
+    /* where the FE and the token come from: flags, --config, environment, default configs */
+    char *cfg_fe = NULL;
+    if (!config && env_config && *env_config)
+        config = env_config;
+    if (config && (!fe || !c->token_file)) {
+        if ((r = ctlargs_read_config(config, &c->cfg_token, &cfg_fe, e)) < 0) {
+            ctlargs_release(c);
+            return r;
+        }
+        if (!fe)
+            fe = cfg_fe;
+        if (!c->token_file)
+            c->token_file = c->cfg_token;
+    }
+    if (!fe && env_fe && *env_fe)
+        fe = env_fe;
+    if (!c->token_file && env_token && *env_token)
+        c->token_file = env_token;
+    for (int i = 0; !config && default_configs && default_configs[i] && (!fe || !c->token_file); i++) {
+        if (access(default_configs[i], R_OK) != 0)
+            continue;
+        char *t = NULL, *f = NULL;
+        if (ctlargs_read_config(default_configs[i], &t, &f, NULL) == 0) {
+            if (!fe && f) {
+                free(cfg_fe);
+                cfg_fe = f;
+                fe = cfg_fe;
+                f = NULL;
+            }
+            if (!c->token_file && t) {
+                free(c->cfg_token);
+                c->cfg_token = t;
+                c->token_file = t;
+                t = NULL;
+            }
+        }
+        free(t);
+        free(f);
+    }
+    r = ctlargs_parse_addr(fe ? fe : "127.0.0.1:9020", &c->fe_host, &c->fe_port, e);
+    free(cfg_fe);
+    if (r < 0) {
         ctlargs_release(c);
         return r;
     }

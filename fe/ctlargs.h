@@ -3,8 +3,12 @@
  * I/O, so that every bad-input case is unit-tested. Global options may come
  * before or after the command words:
  *
- *   --fe HOST:PORT      (else $FLOE_FE, else 127.0.0.1:9020)
- *   --token-file FILE   (else $FLOE_TOKEN_FILE)
+ *   --fe HOST:PORT      (else --config, else $FLOE_FE, else a default config, else 127.0.0.1:9020)
+ *   --token-file FILE   (else --config, else $FLOE_TOKEN_FILE, else a default config)
+ *   --config FILE       an fe.conf or be.conf to take cluster_token_file and the
+ *                       FE address from (fe_address, or 127.0.0.1:rpc_port);
+ *                       else $FLOE_CONFIG; the defaults are /etc/floe/fe.conf
+ *                       and /etc/floe/be.conf when they exist
  *   --json              machine-readable output
  *
  * Each error is one line naming the argument and what was expected.
@@ -54,7 +58,8 @@ struct ctl_cmd {
     /* global */
     char *fe_host;
     int fe_port;
-    const char *token_file;   /* borrowed from argv or the environment; may be NULL */
+    const char *token_file;   /* borrowed from argv or the environment, or cfg_token; may be NULL */
+    char *cfg_token;          /* owned: read from a config file */
     bool json;
     /* command arguments, borrowed from argv unless noted */
     const char *name;
@@ -80,9 +85,15 @@ struct ctl_cmd {
     bool format_json;
 };
 
-/* envs: FLOE_FE and FLOE_TOKEN_FILE values (may be NULL). */
-int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_token, struct ctl_cmd *ret,
-                  struct err *e);
+/* envs: FLOE_FE, FLOE_TOKEN_FILE and FLOE_CONFIG values (may be NULL);
+ * default_configs: NULL-terminated list of config files tried last (may be NULL). */
+int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_token, const char *env_config,
+                  const char *const *default_configs, struct ctl_cmd *ret, struct err *e);
+
+/* Reads cluster_token_file and the FE address (fe_address, or rpc_port as
+ * 127.0.0.1:PORT) from an fe.conf/be.conf; other keys are ignored. The
+ * results are malloc'ed or NULL when absent. */
+int ctlargs_read_config(const char *path, char **ret_token, char **ret_fe, struct err *e);
 void ctlargs_release(struct ctl_cmd *c);
 
 /* "host:port" → parts; FLOE_EBADINPUT naming the text. ret_host is malloc'ed. */

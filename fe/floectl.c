@@ -811,7 +811,9 @@ int main(int argc, char **argv)
     log_set_level(LOG_WARN);
     struct ctl_cmd c;
     struct err e = { 0 };
-    if (ctlargs_parse(argc, argv, getenv("FLOE_FE"), getenv("FLOE_TOKEN_FILE"), &c, &e) < 0) {
+    static const char *const defaults[] = { "/etc/floe/fe.conf", "/etc/floe/be.conf", NULL };
+    if (ctlargs_parse(argc, argv, getenv("FLOE_FE"), getenv("FLOE_TOKEN_FILE"), getenv("FLOE_CONFIG"), defaults, &c,
+                      &e) < 0) {
         fprintf(stderr, "floectl: %s\n", err_msg(&e));
         return 2;
     }
@@ -829,7 +831,7 @@ int main(int argc, char **argv)
     struct auth_token tok = { { 0 }, 0 };
     struct rpc_client *cl = NULL;
     if (!c.token_file) {
-        fprintf(stderr, "floectl: no cluster token: give --token-file FILE or set FLOE_TOKEN_FILE\n");
+        fprintf(stderr, "floectl: no cluster token: give --token-file FILE or --config FILE, or set FLOE_TOKEN_FILE\n");
         ctlargs_release(&c);
         return 2;
     }

@@ -1,6 +1,9 @@
 /* Unit tests for fe/ctlargs: floectl's command line and --where parsing. */
 #include "ctlargs.h"
+#include "buf.h"
 #include "err.h"
+
+#include <errno.h>
 #include "testutil.h"
 
 static char *keep[256];
@@ -18,7 +21,7 @@ static int parse(struct ctl_cmd *c, struct err *e, const char *line)
             *next++ = '\0';
         argv[argc++] = tok;
     }
-    int r = ctlargs_parse(argc, argv, NULL, NULL, c, e);
+    int r = ctlargs_parse(argc, argv, NULL, NULL, NULL, NULL, c, e);
     /* argv strings are borrowed by c: keep them until teardown */
     if (nkeep < 256)
         keep[nkeep++] = copy;
@@ -98,17 +101,57 @@ START_TEST(env_defaults)
     struct ctl_cmd c;
     struct err e = { 0 };
     char *argv[] = { "floectl", "tables" };
-    ck_assert_int_eq(ctlargs_parse(2, argv, "[::1]:9100", "/etc/floe/token", &c, &e), 0);
+    ck_assert_int_eq(ctlargs_parse(2, argv, "[::1]:9100", "/etc/floe/token", NULL, NULL, &c, &e), 0);
     ck_assert_str_eq(c.fe_host, "::1");
     ck_assert_int_eq(c.fe_port, 9100);
     ck_assert_str_eq(c.token_file, "/etc/floe/token");
     ctlargs_release(&c);
     char *argv2[] = { "floectl", "--token-file", "/x", "tables" };
-    ck_assert_int_eq(ctlargs_parse(4, argv2, NULL, "/etc/floe/token", &c, &e), 0);
+    ck_assert_int_eq(ctlargs_parse(4, argv2, NULL, "/etc/floe/token", NULL, NULL, &c, &e), 0);
     ck_assert_str_eq(c.token_file, "/x");
     ctlargs_release(&c);
-    ck_assert_int_eq(ctlargs_parse(2, argv, "nohostport", NULL, &c, &e), FLOE_EBADINPUT);
+    ck_assert_int_eq(ctlargs_parse(2, argv, "nohostport", NULL, NULL, NULL, &c, &e), FLOE_EBADINPUT);
     ck_assert_msg(strstr(e.msg, "HOST:PORT") != NULL, "%s", e.msg);
+}
+END_TEST
+
+START_TEST(config_files)
+{
+    char *d = test_tmpdir();
+    char *fe = xasprintf("%s/fe.conf", d), *be = xasprintf("%s/be.conf", d);
+    FILE *f = fopen(fe, "w");
+    fprintf(f, "# an fe.conf\nrpc_port = 9123\nmeta_dir = /x\ncluster_token_file = \"/etc/floe/t1\"  # comment\n");
+    fclose(f);
+    f = fopen(be, "w");
+    fprintf(f, "fe_address = 10.0.0.5:9020, 10.0.0.6:9020\ncluster_token_file = /etc/floe/t2\nrpc_port = 9060\n");
+    fclose(f);
+    struct ctl_cmd c;
+    struct err e = { 0 };
+    char *a1[] = { "floectl", "--config", fe, "tables" };
+    ck_assert_int_eq(ctlargs_parse(4, a1, "1.1.1.1:1", "/env/token", NULL, NULL, &c, &e), 0);
+    ck_assert_str_eq(c.fe_host, "127.0.0.1");  /* --config beats the environment */
+    ck_assert_int_eq(c.fe_port, 9123);
+    ck_assert_str_eq(c.token_file, "/etc/floe/t1");
+    ctlargs_release(&c);
+    char *a2[] = { "floectl", "--fe", "h:1", "tables" };
+    ck_assert_int_eq(ctlargs_parse(4, a2, NULL, NULL, be, NULL, &c, &e), 0);
+    ck_assert_str_eq(c.fe_host, "h");            /* a flag beats $FLOE_CONFIG */
+    ck_assert_str_eq(c.token_file, "/etc/floe/t2");
+    ctlargs_release(&c);
+    const char *defs[] = { "/nonexistent/fe.conf", be, NULL };
+    char *a3[] = { "floectl", "tables" };
+    ck_assert_int_eq(ctlargs_parse(2, a3, NULL, "/env/token", NULL, defs, &c, &e), 0);
+    ck_assert_str_eq(c.fe_host, "10.0.0.5");     /* the first FE of fe_address */
+    ck_assert_str_eq(c.token_file, "/env/token"); /* the environment beats default configs */
+    ctlargs_release(&c);
+    char *a4[] = { "floectl", "--config", "/nonexistent.conf", "tables" };
+    ck_assert_int_eq(ctlargs_parse(4, a4, NULL, NULL, NULL, NULL, &c, &e), -ENOENT);
+    ck_assert_msg(strstr(e.msg, "/nonexistent.conf") != NULL, "%s", e.msg);
+    struct err fe2 = { 0 };
+    fs_remove_all(d, &fe2);
+    free(fe);
+    free(be);
+    free(d);
 }
 END_TEST
 
@@ -210,6 +253,7 @@ int main(void)
     tcase_add_test(tc, good_commands);
     tcase_add_test(tc, env_defaults);
     tcase_add_test(tc, bad_input_one_line);
+    tcase_add_test(tc, config_files);
     tcase_add_test(tc, where_forms);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
