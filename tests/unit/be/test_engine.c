@@ -4,6 +4,7 @@
 #include "fsutil.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #define TID 42
@@ -570,6 +571,95 @@ START_TEST(meta_save_fault_loop)
 }
 END_TEST
 
+
+struct race {
+    struct engine *eng;
+    struct schema *s;
+    int loads;
+    int stop;
+    int bad;
+};
+
+static void *race_loader(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < r->loads; i++)
+        bt_load(r->eng, TID, 1000 + i, 2 + i, r->s, i * 100, i * 100 + 100, 0);
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *race_compactor(void *arg)
+{
+    struct race *r = arg;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        struct err e = { 0 };
+        bool done;
+        int rc = engine_compact(r->eng, TID, COMPACTION_CUMULATIVE, &done, &e);
+        if (rc < 0 && rc != FLOE_EBUSY)
+            __atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+        rc = engine_compact(r->eng, TID, COMPACTION_BASE, &done, &e);
+        if (rc < 0 && rc != FLOE_EBUSY)
+            __atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* loads, compactions and scans at once: every scan sees exactly its snapshot's rows */
+START_TEST(concurrent_load_compact_scan)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct race r = { .eng = eng, .s = s, .loads = 60 };
+    pthread_t a, b;
+    pthread_create(&a, NULL, race_loader, &r);
+    pthread_create(&b, NULL, race_compactor, &r);
+    size_t scans = 0;
+    while (!__atomic_load_n(&r.stop, __ATOMIC_ACQUIRE) || scans < 5) {
+        struct err e = { 0 };
+        struct version *v;
+        ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+        int64_t maxv = v->max_version;
+        struct scan *sc;
+        struct scan_opts o = { .version = -1, .limit = -1 };
+        ck_assert_int_eq(scan_open(v, &o, &sc, &e), 0);
+        version_unref(v);
+        struct column_batch b2;
+        scan_init_batch(sc, &b2);
+        bool eof = false;
+        size_t n = 0;
+        while (!eof) {
+            ck_assert_msg(scan_next(sc, &b2, &eof, &e) == 0, "%s", err_msg(&e));
+            n += b2.nrows;
+        }
+        ck_assert_uint_eq(n, (size_t)(maxv - 1) * 100);
+        column_batch_release(&b2);
+        scan_free(sc);
+        scans++;
+    }
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    ck_assert_int_eq(r.bad, 0);
+    struct bt_rows got = { 0 }, want = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    bt_expect(&want, s, 0, 6000, 0);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    /* nothing unreferenced is left once the snapshots are gone */
+    struct version *v;
+    struct err e = { 0 };
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    ck_assert_uint_eq(bt_count_files(ddir), bt_version_files(v));
+    version_unref(v);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -587,6 +677,7 @@ int main(void)
     tcase_add_test(tc, bad_meta_marks_tablet_bad);
     tcase_add_test(tc, drop_waits_for_snapshots);
     tcase_add_test(tc, meta_save_fault_loop);
+    tcase_add_test(tc, concurrent_load_compact_scan);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
