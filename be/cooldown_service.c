@@ -267,6 +267,65 @@ static void h_fill(void *ctx, struct idl_tablet_info *ti)
     tidl_set_str(&ti->storage_policy, cr.storage_policy);
 }
 
+static int h_drop(void *ctx, int64_t tablet_id, bool delete_remote, struct err *e)
+{
+    struct cooldown_service *cs = ctx;
+    return cooldown_drop_tablet(cs->cd, tablet_id, delete_remote, e);
+}
+
+/* put, ranged get, list, delete of one probe object with the resource as described (its own handle). */
+static int h_probe(void *ctx, const struct idl_probe_resource_req *req, struct idl_probe_resource_reply *rep,
+                   struct err *e)
+{
+    (void)ctx;
+    (void)e;
+    struct objstore_conf conf;
+    struct objstore *os = NULL;
+    struct err pe = { 0 };
+    const char *key = req->probe_key ? req->probe_key : "";
+    const char *step = "describe";
+    int r = cooldown_resource_conf(&req->resource, &conf, &pe);
+    if (r == 0) {
+        step = "open";
+        r = objstore_open(&conf, &os, &pe);
+        objstore_conf_release(&conf);
+    }
+    static const char body[] = "floe probe object";
+    char got[sizeof(body)];
+    if (r == 0 && !*key)
+        r = err_set(&pe, FLOE_EBADINPUT, "probe_key is empty");
+    if (r == 0) {
+        step = "put";
+        r = objstore_put(os, key, body, sizeof(body), &pe);
+    }
+    if (r == 0) {
+        step = "get";
+        r = objstore_get(os, key, 0, sizeof(body), got, &pe);
+        if (r == 0 && memcmp(got, body, sizeof(body)) != 0)
+            r = err_set(&pe, FLOE_ECORRUPT, "probe object %s: read back different bytes", key);
+    }
+    if (r == 0) {
+        step = "list";
+        struct objstore_list l = { 0 };
+        r = objstore_list(os, key, &l, &pe);
+        if (r == 0 && (l.n != 1 || strcmp(l.entries[0].key, key) != 0))
+            r = err_set(&pe, FLOE_EPROTO, "probe object %s: not listed", key);
+        objstore_list_release(&l);
+    }
+    if (r == 0) {
+        step = "delete";
+        r = objstore_delete(os, key, &pe);
+    }
+    objstore_close(os);
+    rep->ok = r == 0;
+    if (r < 0) {
+        char *m = xasprintf("%s: %s", step, err_msg(&pe));
+        tidl_set_str(&rep->message, m);
+        free(m);
+    }
+    return 0;
+}
+
 static void h_created(void *ctx, int64_t tablet_id, const struct idl_storage_policy *policy,
                       const struct idl_resource *resource)
 {
@@ -287,4 +346,6 @@ void cooldown_service_hooks(struct cooldown_service *cs, struct be_service_hooks
     ret->compact_cold = h_compact_cold;
     ret->fill_tablet_info = h_fill;
     ret->tablet_created = h_created;
+    ret->drop_tablet = h_drop;
+    ret->probe_resource = h_probe;
 }

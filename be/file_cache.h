@@ -45,13 +45,13 @@ struct objstore;
 struct file_cache;
 
 #define FILE_CACHE_CHUNK (16u * 1024u)   /* crc32c granularity inside a block */
-#define FILE_CACHE_MIN_BLOCK (64u * 1024u)
+#define FILE_CACHE_MIN_BLOCK (16u * 1024u)
 #define FILE_CACHE_MAX_BLOCK (64u * 1024u * 1024u)
 
 struct file_cache_opts {
     const char *dir;            /* created if missing */
     uint64_t capacity_bytes;    /* bound on cached bytes; >= one block */
-    uint32_t block_size;        /* multiple of 64 KiB in [MIN_BLOCK, MAX_BLOCK] */
+    uint32_t block_size;        /* multiple of 16 KiB in [MIN_BLOCK, MAX_BLOCK] */
     uint64_t max_run_bytes;     /* at most this many bytes per GET; 0 = 64 MiB */
 };
 

@@ -23,6 +23,7 @@
 #include "resource.h"
 #include "scan.h"
 #include "schema.h"
+#include "segment_reader.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -44,10 +45,12 @@ static struct cooldown *cdn;
 static char *cache_dir;
 static int ntablets;
 
+static uint32_t block_kb = 1024;
+
 static void open_cooldown(void)
 {
     struct err e = { 0 };
-    struct file_cache_opts fo = { .dir = cache_dir, .capacity_bytes = 64ull << 30, .block_size = 1u << 20 };
+    struct file_cache_opts fo = { .dir = cache_dir, .capacity_bytes = 64ull << 30, .block_size = block_kb << 10 };
     if (file_cache_open(&fo, &cache, &e) < 0)
         die("file cache", &e);
     struct cooldown_opts o;
@@ -128,7 +131,7 @@ static void *scan_main(void *arg)
 }
 
 /* Scans every tablet (one thread each, at most 2 at a time); returns seconds. */
-static double scan_all(const int *proj, int nproj, uint64_t *ret_rows)
+static double scan_once(const int *proj, int nproj, uint64_t *ret_rows)
 {
     int64_t t0 = mono_now_ms();
     struct scan_job *jobs = calloc((size_t)ntablets, sizeof(*jobs));
@@ -150,6 +153,18 @@ static double scan_all(const int *proj, int nproj, uint64_t *ret_rows)
     return (double)(mono_now_ms() - t0) / 1000.0;
 }
 
+/* Best of three (the machine may be shared; the minimum is the least disturbed run). */
+static double scan_all(const int *proj, int nproj, uint64_t *ret_rows)
+{
+    double best = scan_once(proj, nproj, ret_rows);
+    for (int i = 0; i < 2; i++) {
+        double t = scan_once(proj, nproj, ret_rows);
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
 static void *cool_main(void *arg)
 {
     int64_t tid = (int64_t)(intptr_t)arg;
@@ -167,6 +182,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(LOG_WARN);
+    if (getenv("BENCH_BLOCK_KB"))
+        block_kb = (uint32_t)atoi(getenv("BENCH_BLOCK_KB"));
     const char *dir = argv[1];
     ntablets = atoi(argv[2]);
     int rowsets = atoi(argv[3]);
@@ -212,7 +229,7 @@ int main(int argc, char **argv)
         load(t, rowsets, rows, s);
     }
     /* the bytes to move, and links for the awscli comparison */
-    uint64_t bytes = 0, nfiles = 0;
+    uint64_t bytes = 0, nfiles = 0, k_needed = 0;
     for (int t = 1; t <= ntablets; t++) {
         struct version *v;
         if (engine_snapshot(eng, t, &v, &e) < 0)
@@ -221,6 +238,26 @@ int main(int argc, char **argv)
             for (int sg = 0; sg < v->rowsets[i]->nsegs; sg++) {
                 bytes += v->rowsets[i]->segs[sg].size;
                 nfiles++;
+                /* bytes a scan of column k reads: its pages, plus the footer and trailer */
+                struct io_source *src;
+                struct segment_reader *rd;
+                if (rowset_open_segment(v->rowsets[i], sg, &src, &e) < 0 || segment_reader_open(src, &rd, &e) < 0)
+                    die("segment", &e);
+                int all[5] = { 0, 1, 2, 3, 4 }, k0[1] = { 0 };
+                struct io_range *rv;
+                size_t rn;
+                segment_reader_ranges(rd, all, 5, NULL, &rv, &rn);
+                uint64_t end = 0;
+                for (size_t x = 0; x < rn; x++)
+                    if (rv[x].off + rv[x].len > end)
+                        end = rv[x].off + rv[x].len;
+                free(rv);
+                segment_reader_ranges(rd, k0, 1, NULL, &rv, &rn);
+                for (size_t x = 0; x < rn; x++)
+                    k_needed += rv[x].len;
+                free(rv);
+                k_needed += v->rowsets[i]->segs[sg].size - end;
+                segment_reader_free(rd);
                 if (strcmp(copy, "-") != 0) {
                     char *src = rowset_segment_path(v->rowsets[i], sg);
                     char *d = xasprintf("%s/%d", copy, t);
@@ -236,7 +273,6 @@ int main(int argc, char **argv)
         version_unref(v);
     }
     uint64_t hot_rows, r2;
-    scan_all(NULL, 0, &hot_rows); /* page cache warm-up, as for the later scans */
     double hot_s = scan_all(NULL, 0, &hot_rows);
     int kcol[] = { 0 };
     double hot_k_s = scan_all(kcol, 1, &r2);
@@ -258,7 +294,7 @@ int main(int argc, char **argv)
     fs_remove_all(cache_dir, NULL);
     open_cooldown();
     uint64_t cold_rows;
-    double cold_s = scan_all(NULL, 0, &cold_rows);
+    double cold_s = scan_once(NULL, 0, &cold_rows);
     struct file_cache_stats cst;
     file_cache_stats_get(cache, &cst);
     uint64_t warm_rows;
@@ -270,7 +306,7 @@ int main(int argc, char **argv)
     close_cooldown();
     fs_remove_all(cache_dir, NULL);
     open_cooldown();
-    double cold_k_s = scan_all(kcol, 1, &r2);
+    double cold_k_s = scan_once(kcol, 1, &r2);
     struct file_cache_stats kst;
     file_cache_stats_get(cache, &kst);
 
@@ -280,13 +316,14 @@ int main(int argc, char **argv)
            " \"hot_scan_s\": %.3f, \"cold_scan_s\": %.3f, \"warm_scan_s\": %.3f, \"warm_over_hot\": %.3f,\n"
            " \"cold_fetched_bytes\": %" PRIu64 ", \"cold_needed_bytes\": %" PRIu64
            ", \"fetched_over_needed\": %.4f, \"cold_gets\": %" PRIu64 ", \"warm_fetched_bytes\": %" PRIu64 ",\n"
-           " \"k_only\": {\"hot_s\": %.3f, \"warm_s\": %.3f, \"cold_s\": %.3f, \"cold_fetched_bytes\": %" PRIu64
-           ", \"fraction_of_data\": %.4f},\n"
+           " \"block_kb\": %u, \"k_only\": {\"hot_s\": %.3f, \"warm_s\": %.3f, \"cold_s\": %.3f, \"cold_fetched_bytes\": %" PRIu64
+           ", \"needed_bytes\": %" PRIu64 ", \"fetched_over_needed\": %.3f, \"fraction_of_data\": %.4f},\n"
            " \"rows_ok\": %s}\n",
            ntablets, rowsets, hot_rows, nfiles, bytes, up_s, (double)bytes / (1 << 20) / (up_s > 0 ? up_s : 1e-9),
            hot_s, cold_s, warm_s, warm_s / (hot_s > 0 ? hot_s : 1e-9), cst.bytes_fetched, bytes,
            (double)cst.bytes_fetched / (double)(bytes ? bytes : 1), cst.gets, wst.bytes_fetched - cst.bytes_fetched,
-           hot_k_s, warm_k_s, cold_k_s, kst.bytes_fetched, (double)kst.bytes_fetched / (double)(bytes ? bytes : 1),
+           block_kb, hot_k_s, warm_k_s, cold_k_s, kst.bytes_fetched, k_needed,
+           (double)kst.bytes_fetched / (double)(k_needed ? k_needed : 1), (double)kst.bytes_fetched / (double)(bytes ? bytes : 1),
            hot_rows == cold_rows && cold_rows == warm_rows && hot_rows == (uint64_t)ntablets * rowsets * rows
                ? "true" : "false");
     schema_unref(s);
