@@ -14,12 +14,14 @@
  * parallel calls). A timed-out or failed call drops the connection, so a late
  * reply is never taken for the next call's.
  *
- * Server: one I/O thread (epoll) accepts connections and notices readable
- * ones; a bounded pool of worker threads runs the handshake and the calls,
- * one request at a time per connection. Limits: max connections, max frame
- * size, handshake/frame/idle timeouts. rpc_server_stop stops accepting,
- * lets running calls finish and reply, then closes every connection.
- * Handlers run concurrently on worker threads and must be thread-safe.
+ * Server: one thread accepts connections; a bounded pool of worker threads
+ * waits on all connections (epoll, one-shot) and runs the handshake and the
+ * calls, one request at a time per connection, each request read, run and
+ * answered by one worker. Limits: max connections, max frame size,
+ * handshake/frame/idle timeouts. rpc_server_stop stops accepting and
+ * starting requests, lets running calls finish and reply, then closes every
+ * connection. Handlers run concurrently on worker threads and must be
+ * thread-safe.
  */
 #ifndef FLOE_RPC_H
 #define FLOE_RPC_H
@@ -104,7 +106,8 @@ int rpc_server_start(struct rpc_server *s, struct err *e);
 int rpc_server_port(const struct rpc_server *s);
 void rpc_server_get_stats(struct rpc_server *s, struct rpc_server_stats *ret);
 /* Graceful stop: no new connections or requests, running calls reply, then
- * everything is closed and joined. Idempotent. */
+ * everything is closed and joined (a request not yet started when the stop
+ * begins is not run: its caller sees the connection close). Idempotent. */
 void rpc_server_stop(struct rpc_server *s);
 /* Stops if needed and frees. Accepts NULL. */
 void rpc_server_free(struct rpc_server *s);

@@ -1,14 +1,15 @@
 /*
- * rpc_server: an epoll I/O thread plus a bounded worker pool; see rpc.h.
+ * rpc_server: an accept thread plus a bounded pool of worker threads that
+ * wait on one epoll set of connections; see rpc.h.
  *
- * Connection states (changed under s->lock):
- *   QUEUED  on the work queue or being served by a worker; not in epoll's
- *           armed set (EPOLLONESHOT), so exactly one thread touches its fd
- *   IDLE    authenticated, armed in epoll, waiting for the next request
- * The I/O thread moves IDLE -> QUEUED when the fd is readable and closes IDLE
- * connections past the idle timeout; a worker moves QUEUED -> IDLE (re-arm)
- * or closes the connection. A connection is freed only by the thread that
- * holds it (the worker while QUEUED, the I/O thread or stop while IDLE).
+ * Every connection is in the workers' epoll set with EPOLLONESHOT, so when
+ * it becomes readable exactly one worker receives it and owns it (c->busy)
+ * until it re-arms or closes it: a request is read, run and answered by the
+ * same thread, with no hand-off. Invariants (under s->lock):
+ *   - a connection is freed only by the worker that owns it, or by stop
+ *     after every worker has exited;
+ *   - the accept thread never closes a connection: to drop an idle one it
+ *     shuts the socket down, which wakes a worker that then closes it.
  */
 #define LOG_MODULE "rpc"
 #include "rpc_int.h"
@@ -35,19 +36,16 @@
 /* A connection keeps its buffers between calls up to this size. */
 #define KEEP_BUF_MAX (4u << 20)
 
-enum conn_state { C_QUEUED, C_IDLE };
-
 struct conn {
     int fd;
-    enum conn_state state;
     bool authed;
-    bool in_epoll;
+    bool busy;                  /* a worker owns it */
+    bool closing;               /* shut down by the idle sweep */
     int64_t last_active;
     char peer[INET6_ADDRSTRLEN + 16];
     struct buf in;
     struct buf out;
     struct conn *prev, *next;   /* all connections */
-    struct conn *qnext;         /* work queue */
 };
 
 struct method {
@@ -71,24 +69,22 @@ struct rpc_server {
     struct method *methods;     /* indexed by id, nmethods entries */
     size_t nmethods;
 
-    int lfd, epfd, evfd;
+    int lfd, epfd, evfd;        /* listening socket, accept thread's epoll, its wake-up */
+    int cfd, stopfd;            /* workers' epoll of connections, stop signal (never drained) */
     pthread_t io_thread;
     pthread_t *workers;
     int nstarted;               /* workers started */
     bool io_started;
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
     struct conn *conns;
-    struct conn *qhead, *qtail;
-    bool stopping;              /* no new work: I/O thread exits */
-    bool workers_exit;          /* workers exit once the queue is empty */
+    bool stopping;              /* no new connections or requests */
     bool stopped;
     struct rpc_server_stats st;
 };
 
-/* epoll tags for the two non-connection fds */
-static char tag_listen, tag_event;
+/* epoll tags for the non-connection fds */
+static char tag_listen, tag_event, tag_stop;
 
 int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret, struct err *e)
 {
@@ -108,9 +104,8 @@ int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret, str
     s->auth_timeout_ms = o->auth_timeout_ms > 0 ? o->auth_timeout_ms : 5000;
     s->io_timeout_ms = o->io_timeout_ms > 0 ? o->io_timeout_ms : 30000;
     s->idle_timeout_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 600000;
-    s->lfd = s->epfd = s->evfd = -1;
+    s->lfd = s->epfd = s->evfd = s->cfd = s->stopfd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
     *ret = s;
     return 0;
 }
@@ -164,11 +159,10 @@ static void peer_name(const struct sockaddr_storage *sa, char *out, size_t n)
     snprintf(out, n, "%s:%d", ip, port);
 }
 
-/* Caller holds the lock and owns c (QUEUED, or IDLE on the I/O thread/stop). */
+/* Caller holds the lock and owns c (its worker, or stop). */
 static void conn_close_locked(struct rpc_server *s, struct conn *c)
 {
-    if (c->in_epoll)
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    epoll_ctl(s->cfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -180,18 +174,6 @@ static void conn_close_locked(struct rpc_server *s, struct conn *c)
     buf_release(&c->in);
     buf_release(&c->out);
     free(c);
-}
-
-static void enqueue_locked(struct rpc_server *s, struct conn *c)
-{
-    c->state = C_QUEUED;
-    c->qnext = NULL;
-    if (s->qtail)
-        s->qtail->qnext = c;
-    else
-        s->qhead = c;
-    s->qtail = c;
-    pthread_cond_signal(&s->cond);
 }
 
 static void accept_all(struct rpc_server *s)
@@ -232,7 +214,12 @@ static void accept_all(struct rpc_server *s)
         s->conns = c;
         s->st.conns++;
         s->st.accepted++;
-        enqueue_locked(s, c);   /* a worker runs the handshake */
+        /* the client speaks first: its hello wakes a worker for the handshake */
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c };
+        if (epoll_ctl(s->cfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            log_warn("%s: epoll_ctl for %s: %s", s->name, peer, strerror(errno));
+            conn_close_locked(s, c);
+        }
         pthread_mutex_unlock(&s->lock);
     }
 }
@@ -262,12 +249,6 @@ static void *io_main(void *arg)
                 if (read(s->evfd, &v, sizeof(v)) < 0) {
                     /* nothing to do: it only wakes us */
                 }
-            } else {
-                struct conn *c = p;
-                pthread_mutex_lock(&s->lock);
-                if (c->state == C_IDLE)
-                    enqueue_locked(s, c);
-                pthread_mutex_unlock(&s->lock);
             }
         }
         int64_t now = rpc_now_ms();
@@ -275,11 +256,13 @@ static void *io_main(void *arg)
             continue;
         last_sweep = now;
         pthread_mutex_lock(&s->lock);
-        for (struct conn *c = s->conns, *next; c; c = next) {
-            next = c->next;
-            if (c->state == C_IDLE && now - c->last_active > s->idle_timeout_ms) {
-                log_debug("%s: closing idle connection from %s", s->name, c->peer);
-                conn_close_locked(s, c);
+        for (struct conn *c = s->conns; c; c = c->next) {
+            int64_t limit = c->authed ? s->idle_timeout_ms : s->auth_timeout_ms;
+            if (!c->busy && !c->closing && now - c->last_active > limit) {
+                log_debug("%s: closing %s connection from %s", s->name,
+                          c->authed ? "idle" : "silent unauthenticated", c->peer);
+                shutdown(c->fd, SHUT_RDWR);
+                c->closing = true;
             }
         }
         pthread_mutex_unlock(&s->lock);
@@ -393,11 +376,10 @@ io_fail:
 }
 
 /* Reads one request, runs it, writes the reply. false: close the connection. */
-static bool serve_one(struct rpc_server *s, struct conn *c, bool stopping)
+static bool serve_one(struct rpc_server *s, struct conn *c)
 {
     struct err e = { 0 };
-    int io_ms = stopping && s->io_timeout_ms > 2000 ? 2000 : s->io_timeout_ms;
-    int64_t deadline = rpc_now_ms() + io_ms;
+    int64_t deadline = rpc_now_ms() + s->io_timeout_ms;
     uint8_t hdr[RPC_HEADER_LEN];
     struct rpc_header h;
     int rc = rpc_read_full(c->fd, hdr, sizeof(hdr), deadline, 1, c->peer, &e);
@@ -485,35 +467,40 @@ static void *worker_main(void *arg)
 {
     struct rpc_server *s = arg;
     for (;;) {
-        pthread_mutex_lock(&s->lock);
-        while (!s->qhead && !s->workers_exit)
-            pthread_cond_wait(&s->cond, &s->lock);
-        struct conn *c = s->qhead;
-        if (!c) {
-            pthread_mutex_unlock(&s->lock);
+        struct epoll_event ev;
+        int n = epoll_wait(s->cfd, &ev, 1, 500);
+        if (n < 0 && errno != EINTR) {
+            log_error("%s: epoll_wait: %s", s->name, strerror(errno));
             break;
         }
-        s->qhead = c->qnext;
-        if (!s->qhead)
-            s->qtail = NULL;
-        bool stopping = s->stopping;
+        struct conn *c = NULL;
+        pthread_mutex_lock(&s->lock);
+        bool stop = s->stopping;
+        if (n == 1 && ev.data.ptr != &tag_stop) {
+            c = ev.data.ptr;
+            c->busy = true;
+        }
         pthread_mutex_unlock(&s->lock);
+        if (!c) {
+            if (stop)
+                break;
+            continue;
+        }
 
-        bool keep = c->authed ? serve_one(s, c, stopping) : do_handshake(s, c);
+        /* after stop began, requests are not started; running ones finish */
+        bool keep = !stop && (c->authed ? serve_one(s, c) : do_handshake(s, c));
 
         pthread_mutex_lock(&s->lock);
-        if (keep && !s->stopping) {
-            struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
-                                      .data.ptr = c };
-            c->state = C_IDLE;
+        c->busy = false;
+        if (keep && !s->stopping && !c->closing) {
+            struct epoll_event ev2 = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+                                       .data.ptr = c };
             c->last_active = rpc_now_ms();
-            if (epoll_ctl(s->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == 0) {
-                c->in_epoll = true;
+            if (epoll_ctl(s->cfd, EPOLL_CTL_MOD, c->fd, &ev2) == 0) {
                 pthread_mutex_unlock(&s->lock);
                 continue;
             }
             log_warn("%s: epoll_ctl for %s: %s", s->name, c->peer, strerror(errno));
-            c->state = C_QUEUED;
         }
         conn_close_locked(s, c);
         pthread_mutex_unlock(&s->lock);
@@ -564,12 +551,16 @@ int rpc_server_start(struct rpc_server *s, struct err *e)
                                                  : ((struct sockaddr_in *)&sa)->sin_port);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->epfd < 0 || s->evfd < 0)
+    s->cfd = epoll_create1(EPOLL_CLOEXEC);
+    s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->epfd < 0 || s->evfd < 0 || s->cfd < 0 || s->stopfd < 0)
         return err_errno(e, errno, "%s: epoll/eventfd", s->name);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_listen };
     struct epoll_event ev2 = { .events = EPOLLIN, .data.ptr = &tag_event };
+    struct epoll_event ev3 = { .events = EPOLLIN, .data.ptr = &tag_stop };
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) < 0 ||
-        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev2) < 0)
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev2) < 0 ||
+        epoll_ctl(s->cfd, EPOLL_CTL_ADD, s->stopfd, &ev3) < 0)
         return err_errno(e, errno, "%s: epoll_ctl", s->name);
     s->workers = xcalloc((size_t)s->nworkers, sizeof(*s->workers));
     for (int i = 0; i < s->nworkers; i++) {
@@ -598,32 +589,29 @@ void rpc_server_stop(struct rpc_server *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_mutex_unlock(&s->lock);
-    if (s->io_started) {
-        uint64_t one = 1;
-        if (write(s->evfd, &one, sizeof(one)) < 0) {
-            /* the 1 s epoll timeout still notices stopping */
-        }
+    uint64_t one = 1;
+    /* the epoll timeouts (1 s, 0.5 s) notice stopping even if a write fails */
+    if (s->evfd >= 0 && write(s->evfd, &one, sizeof(one)) < 0)
+        log_debug("%s: waking the accept thread: %s", s->name, strerror(errno));
+    if (s->stopfd >= 0 && write(s->stopfd, &one, sizeof(one)) < 0)
+        log_debug("%s: waking the workers: %s", s->name, strerror(errno));
+    if (s->io_started)
         pthread_join(s->io_thread, NULL);
-    }
     if (s->lfd >= 0)
         close(s->lfd);
     s->lfd = -1;
-    /* running and queued calls finish; then workers exit */
-    pthread_mutex_lock(&s->lock);
-    s->workers_exit = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    /* running calls finish and reply; then workers exit */
     for (int i = 0; i < s->nstarted; i++)
         pthread_join(s->workers[i], NULL);
     pthread_mutex_lock(&s->lock);
     while (s->conns)
         conn_close_locked(s, s->conns);
     pthread_mutex_unlock(&s->lock);
-    if (s->epfd >= 0)
-        close(s->epfd);
-    if (s->evfd >= 0)
-        close(s->evfd);
-    s->epfd = s->evfd = -1;
+    int fds[] = { s->epfd, s->evfd, s->cfd, s->stopfd };
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    s->epfd = s->evfd = s->cfd = s->stopfd = -1;
     if (s->io_started)
         log_info("%s: stopped", s->name);
     s->stopped = true;
@@ -641,6 +629,5 @@ void rpc_server_free(struct rpc_server *s)
     free(s->name);
     free(s->host);
     pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->cond);
     free(s);
 }
