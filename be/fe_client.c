@@ -29,6 +29,7 @@ struct fe_client {
     bool running;
     pthread_mutex_t mu;
     pthread_cond_t cond;
+    pthread_mutex_t round_mu;    /* one round at a time (thread and fe_client_round) */
     bool stop;
     int64_t start_ms;
     int64_t interval_s;
@@ -179,7 +180,17 @@ static int do_report(struct fe_client *c, struct err *e)
     return 0;
 }
 
+static int round_locked(struct fe_client *c, struct err *e);
+
 int fe_client_round(struct fe_client *c, struct err *e)
+{
+    pthread_mutex_lock(&c->round_mu);
+    int r = round_locked(c, e);
+    pthread_mutex_unlock(&c->round_mu);
+    return r;
+}
+
+static int round_locked(struct fe_client *c, struct err *e)
 {
     int r = 0;
     for (size_t attempt = 0; attempt < c->naddrs; attempt++) {
@@ -235,6 +246,7 @@ int fe_client_start(const struct fe_client_opts *o, struct fe_client **ret, stru
     c->interval_s = o->report_interval_s > 0 ? o->report_interval_s : 10;
     c->start_ms = fs_now_ms();
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->round_mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     for (const char *p = o->fe_address; *p;) {
         while (*p == ' ' || *p == ',')
@@ -288,6 +300,7 @@ void fe_client_stop(struct fe_client *c)
         free(c->addrs[i]);
     free(c->addrs);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->round_mu);
     pthread_cond_destroy(&c->cond);
     free(c);
 }

@@ -455,7 +455,7 @@ START_TEST(register_heartbeat_report)
     int64_t deadline = mono_now_ms() + 20000;
     while (__atomic_load_n(&n.backend_id, __ATOMIC_RELAXED) == 0 && mono_now_ms() < deadline)
         usleep(10000);
-    ck_assert_int_eq(n.backend_id, 11);
+    ck_assert_int_eq(__atomic_load_n(&n.backend_id, __ATOMIC_RELAXED), 11);
     ck_assert_int_eq(fe_client_round(fc, &e), 0);
     fe_client_stop(fc);
     ck_assert_int_eq(f.registers, 1);
