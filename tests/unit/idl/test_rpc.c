@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,6 +494,25 @@ START_TEST(idle_connections_closed_and_client_reconnects)
 }
 END_TEST
 
+START_TEST(silent_connection_dropped_after_auth_timeout)
+{
+    struct rpc_server *s;
+    struct err e = { 0 };
+    struct rpc_server_opts o = { .host = "127.0.0.1", .token = &token, .auth_timeout_ms = 200 };
+    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
+    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    int fd = raw_connect(rpc_server_port(s));
+    struct timeval tv = { .tv_sec = 10 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    time_t t0 = time(NULL);
+    char c;
+    ck_assert_int_eq(recv(fd, &c, 1, 0), 0);   /* closed by the server, not by the 10 s timeout */
+    ck_assert_int_lt(time(NULL) - t0, 8);
+    close(fd);
+    rpc_server_free(s);
+}
+END_TEST
+
 START_TEST(header_parse_rejects_bad_frames)
 {
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_REQUEST, .method = 3, .seq = 9,
@@ -536,6 +556,7 @@ int main(void)
     tcase_add_test(tc, graceful_shutdown);
     tcase_add_test(tc, frame_and_connection_limits);
     tcase_add_test(tc, idle_connections_closed_and_client_reconnects);
+    tcase_add_test(tc, silent_connection_dropped_after_auth_timeout);
     tcase_add_test(tc, header_parse_rejects_bad_frames);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
