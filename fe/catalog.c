@@ -39,6 +39,52 @@ void catalog_init(struct catalog *c, const struct fe_params *params)
     idmap_init(&c->tablets);
     idmap_init(&c->resources);
     idmap_init(&c->policies);
+    idmap_init(&c->labels);
+}
+
+static int64_t label_key(int64_t table_id, const char *label)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)table_id;
+    for (const char *p = label; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 31;
+    return (int64_t)(h | 1);  /* never 0 */
+}
+
+const struct fe_label *catalog_label(const struct catalog *c, int64_t table_id, const char *label)
+{
+    for (const struct fe_label *l = idmap_get(&c->labels, label_key(table_id, label)); l; l = l->next)
+        if (l->table_id == table_id && strcmp(l->label, label) == 0)
+            return l;
+    return NULL;
+}
+
+static void label_add(struct catalog *c, int64_t table_id, const char *label, int64_t txn, int64_t rows,
+                      int64_t version)
+{
+    if (catalog_label(c, table_id, label))
+        return;
+    int64_t k = label_key(table_id, label);
+    struct fe_label *l = xcalloc(1, sizeof(*l));
+    l->table_id = table_id;
+    l->label = xstrdup(label);
+    l->txn = txn;
+    l->rows = rows;
+    l->version = version;
+    l->next = idmap_get(&c->labels, k);
+    idmap_put(&c->labels, k, l);
+}
+
+static void label_chain_free(struct fe_label *l)
+{
+    while (l) {
+        struct fe_label *n = l->next;
+        free(l->label);
+        free(l);
+        l = n;
+    }
 }
 
 static void backend_free(struct fe_backend *b)
@@ -114,11 +160,13 @@ void catalog_release(struct catalog *c)
     IDMAP_FOREACH(&c->tablets, i) tablet_free(c->tablets.slots[i].val);
     IDMAP_FOREACH(&c->resources, i) resource_free(c->resources.slots[i].val);
     IDMAP_FOREACH(&c->policies, i) policy_free(c->policies.slots[i].val);
+    IDMAP_FOREACH(&c->labels, i) label_chain_free(c->labels.slots[i].val);
     idmap_release(&c->backends);
     idmap_release(&c->tables);
     idmap_release(&c->tablets);
     idmap_release(&c->resources);
     idmap_release(&c->policies);
+    idmap_release(&c->labels);
 }
 
 struct fe_backend *catalog_backend(const struct catalog *c, int64_t id)
@@ -847,6 +895,11 @@ static int apply_publish(struct catalog *c, const json_t *rec, struct err *e)
     t->version++;
     if (txn >= c->next_txn)
         c->next_txn = txn + 1;
+    const char *label;
+    int64_t rows;
+    if (fj_opt_str(rec, "label", &label, "publish", e) == 0 && label && *label &&
+        fj_opt_i64(rec, "rows", 0, &rows, "publish", e) == 0)
+        label_add(c, table, label, txn, rows, t->version);
     return 0;
 }
 
@@ -1102,6 +1155,14 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
                                      "replicas", reps));
         count++;
     }
+    IDMAP_FOREACH(&c->labels, i) {
+        for (const struct fe_label *l = c->labels.slots[i].val; l; l = l->next) {
+            r |= image_line(f, json_pack("{s:s,s:I,s:s,s:I,s:I,s:I}", "k", "label", "table", (json_int_t)l->table_id,
+                                         "label", l->label, "txn", (json_int_t)l->txn, "rows", (json_int_t)l->rows,
+                                         "version", (json_int_t)l->version));
+            count++;
+        }
+    }
     r |= image_line(f, json_pack("{s:I}", "end", (json_int_t)count));
     if (r != 0 || fflush(f) != 0 || ferror(f)) {
         r = err_errno(e, EIO, "image %s: write", tmp);
@@ -1198,6 +1259,17 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         }
         t->tablet_ids[bucket] = id;
         tablet_link(c, tb);
+        return 0;
+    }
+    if (strcmp(k, "label") == 0) {
+        int64_t table, txn, rows, version;
+        const char *label;
+        if (fj_i64(j, "table", &table, ctx, e) < 0 || fj_str(j, "label", &label, ctx, e) < 0 ||
+            fj_i64(j, "txn", &txn, ctx, e) < 0 || fj_i64(j, "rows", &rows, ctx, e) < 0 ||
+            fj_i64(j, "version", &version, ctx, e) < 0)
+            return FLOE_ECORRUPT;
+        if (catalog_table(c, table))
+            label_add(c, table, label, txn, rows, version);
         return 0;
     }
     return err_set(e, FLOE_ECORRUPT, "%s: unknown kind '%s'", ctx, k);

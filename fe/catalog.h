@@ -147,6 +147,17 @@ struct fe_policy {
     int64_t cooldown_datetime_s;  /* epoch seconds; 0 when ttl is used */
 };
 
+/* A published load under a client label: a retry with the same label gets
+ * this result instead of loading twice. */
+struct fe_label {
+    int64_t table_id;
+    char *label;
+    int64_t txn;
+    int64_t rows;
+    int64_t version;              /* the table version right after it */
+    struct fe_label *next;        /* same hash */
+};
+
 struct fe_params {
     int64_t backend_dead_after_ms;
     int64_t cooldown_replica_timeout_ms;
@@ -164,6 +175,7 @@ struct catalog {
     struct idmap tablets;         /* id -> struct fe_tablet * */
     struct idmap resources;       /* id -> struct fe_resource * */
     struct idmap policies;        /* id -> struct fe_policy * */
+    struct idmap labels;          /* hash(table id, label) -> struct fe_label * chain */
     int64_t load_ms;              /* when this catalog was loaded */
 };
 
@@ -182,6 +194,9 @@ struct fe_resource *catalog_resource_by_name(const struct catalog *c, const char
 struct fe_resource *catalog_resource(const struct catalog *c, int64_t id);
 struct fe_policy *catalog_policy_by_name(const struct catalog *c, const char *name);
 struct fe_policy *catalog_policy(const struct catalog *c, int64_t id);
+
+/* The published load of table_id under label, or NULL. */
+const struct fe_label *catalog_label(const struct catalog *c, int64_t table_id, const char *label);
 
 /* A backend is alive when it heartbeated within backend_dead_after_ms. */
 bool catalog_backend_alive(const struct catalog *c, const struct fe_backend *b, int64_t now_ms);

@@ -29,7 +29,7 @@ const char ctlargs_usage[] =
     "                  [--model duplicate|unique] [--buckets N] [--replicas N] [--policy P]\n"
     "  table drop NAME\n"
     "  tables\n"
-    "  load NAME FILE.csv [--header]\n"
+    "  load NAME FILE.csv [--header] [--label L]   (a retry with the same label loads nothing twice)\n"
     "  scan NAME [--columns a,b] [--where \"v > 10\"]... [--limit N] [--format csv|json]\n"
     "  tablets NAME                           per replica state, cooldown conf and sizes\n"
     "\n"
@@ -337,6 +337,7 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         { "--replicas", false, &replicas, NULL },      { "--policy", false, &c->policy, NULL },
         { "--header", true, NULL, &c->header },        { "--columns", false, &c->columns, NULL },
         { "--limit", false, &limit, NULL },            { "--format", false, &format, NULL },
+        { "--label", false, &c->label, NULL },
     };
     const size_t nopts = sizeof(opts) / sizeof(opts[0]);
     const char *given[64];
@@ -420,7 +421,7 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         { "table", "create", CTL_TABLE_CREATE, 1, " --schema --key --model --buckets --replicas --policy " },
         { "table", "drop", CTL_TABLE_DROP, 1, "" },
         { "tables", NULL, CTL_TABLES, 0, "" },
-        { "load", NULL, CTL_LOAD, 2, " --header " },
+        { "load", NULL, CTL_LOAD, 2, " --header --label " },
         { "scan", NULL, CTL_SCAN, 1, " --columns --limit --format --where " },
         { "tablets", NULL, CTL_TABLETS, 1, "" },
     };
@@ -516,6 +517,8 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
     case CTL_LOAD:
         c->name = pos0;
         c->file = words[skip + 1];
+        if (c->label && (!*c->label || strlen(c->label) > 200))
+            return err_set(e, FLOE_EBADINPUT, "--label: 1-200 characters");
         break;
     case CTL_SCAN:
         c->name = pos0;

@@ -77,6 +77,7 @@ struct ctl_cmd {
     /* load */
     const char *file;
     bool header;
+    const char *label;        /* load: makes a retry of the same load a no-op */
     /* scan */
     const char *columns;
     int nwhere;

@@ -524,7 +524,7 @@ static int cmd_load(struct rpc_client *cl, const struct ctl_cmd *c, struct err *
     bool tty = isatty(2) && data.len > LOAD_CHUNK;
     size_t off = 0;
     int64_t rows = 0, version = 0, lagging = 0, chunks = 0;
-    int64_t first_txn = 0, last_txn = 0;
+    int64_t first_txn = 0, last_txn = 0, dups = 0;
     rpc_client_set_call_timeout(cl, 600000);
     while (off < data.len || (chunks == 0 && data.len == 0)) {
         size_t n = data.len - off;
@@ -544,6 +544,12 @@ static int cmd_load(struct rpc_client *cl, const struct ctl_cmd *c, struct err *
         rq.data.data = (uint8_t *)(data.data ? data.data + off : NULL);
         rq.data.len = n;
         rq.header = c->header && off == 0;
+        if (c->label) {
+            /* one label per chunk; the chunking of a file is the same on a retry */
+            char *l = data.len > LOAD_CHUNK ? xasprintf("%s#%lld", c->label, (long long)chunks + 1) : xstrdup(c->label);
+            tidl_set_str(&rq.label, l);
+            free(l);
+        }
         r = idl_frontend_service_load(cl, &rq, &rp, e);
         rq.data.data = NULL;
         rq.data.len = 0;
@@ -555,6 +561,7 @@ static int cmd_load(struct rpc_client *cl, const struct ctl_cmd *c, struct err *
             break;
         }
         rows += rp.num_rows;
+        dups += rp.duplicate;
         version = rp.version;
         lagging += rp.lagging_replicas;
         if (!first_txn)
@@ -574,9 +581,12 @@ static int cmd_load(struct rpc_client *cl, const struct ctl_cmd *c, struct err *
     if (r < 0)
         return r;
     if (c->json)
-        json_out(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "table", c->name, "rows", (json_int_t)rows, "version",
+        json_out(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "table", c->name, "rows", (json_int_t)rows, "version",
                            (json_int_t)version, "txn", (json_int_t)last_txn, "first_txn", (json_int_t)first_txn,
-                           "lagging_replicas", (json_int_t)lagging));
+                           "lagging_replicas", (json_int_t)lagging, "already_loaded_chunks", (json_int_t)dups));
+    else if (dups == chunks && dups > 0)
+        printf("already loaded under label %s: %lld rows into %s, version %lld (txn %lld); nothing loaded now\n",
+               c->label, (long long)rows, c->name, (long long)version, (long long)last_txn);
     else
         printf("loaded %lld rows into %s: version %lld (txn %lld%s)\n", (long long)rows, c->name, (long long)version,
                (long long)last_txn, lagging ? ", some replicas lag and are being repaired" : "");

@@ -363,6 +363,16 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
     if (strlen(sep) != 1)
         return err_set(e, FLOE_EBADINPUT, "load: column separator '%s' must be one character", sep);
 
+    const char *label = req->label && *req->label ? req->label : NULL;
+    if (label) {
+        size_t ll = strlen(label);
+        bool ok = ll <= 256;
+        for (size_t i = 0; ok && i < ll; i++)
+            ok = (unsigned char)label[i] >= 0x20;
+        if (!ok)
+            return err_set(e, FLOE_EBADINPUT, "load: label must be 1-256 printable characters");
+    }
+
     /* 1. the table, its tablets and replicas, a txn id */
     pthread_mutex_lock(&s->lock);
     struct catalog *c = &s->meta->cat;
@@ -370,6 +380,25 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
     if (!t) {
         pthread_mutex_unlock(&s->lock);
         return err_set(e, FLOE_ENOTFOUND, "table '%s' does not exist", req->table ? req->table : "");
+    }
+    if (label) {
+        const struct fe_label *done = catalog_label(c, t->id, label);
+        if (done) {
+            reply->txn_id = done->txn;
+            reply->num_rows = done->rows;
+            reply->version = done->version;
+            reply->duplicate = true;
+            tidl_set_str(&reply->label, label);
+            pthread_mutex_unlock(&s->lock);
+            return 0;
+        }
+        for (size_t i = 0; i < s->nlabels_running; i++)
+            if (strcmp(s->labels_running[i], label) == 0) {
+                pthread_mutex_unlock(&s->lock);
+                return err_set(e, FLOE_EBUSY, "load: a load with label '%s' is running", label);
+            }
+        s->labels_running = xrealloc(s->labels_running, (s->nlabels_running + 1) * sizeof(char *));
+        s->labels_running[s->nlabels_running++] = (char *)label;
     }
     table_id = t->id;
     ncols = t->schema.ncols;
@@ -534,7 +563,7 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
                     lag[nl++] = tb->replicas[k].id;
             }
         }
-        r = ops_publish(s->meta, table_id, ld.txn, tids, nt, lag, nl, vers, e);
+        r = ops_publish_labeled(s->meta, table_id, ld.txn, tids, nt, lag, nl, label, (int64_t)nrows, vers, e);
         for (size_t i = 0; r == 0 && i < nt; i++) {
             struct fe_tablet *tb = catalog_tablet(&s->meta->cat, tids[i]);
             if (tb)
@@ -592,6 +621,15 @@ out_abort:
 out_names:
     if (r < 0 && began && nrows == 0)
         metrics_inc(s->m.txns_failed);
+    if (label) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->nlabels_running; i++)
+            if (s->labels_running[i] == label) {
+                s->labels_running[i] = s->labels_running[--s->nlabels_running];
+                break;
+            }
+        pthread_mutex_unlock(&s->lock);
+    }
     for (int i = 0; i < ncols; i++)
         free(namecopy[i]);
     free(namecopy);

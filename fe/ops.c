@@ -265,6 +265,13 @@ int ops_txn_begin(struct fe_meta *m, int64_t table_id, int64_t *ret_txn, struct 
 int ops_publish(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
                 const int64_t *lagging, size_t nlag, int64_t *ret_versions, struct err *e)
 {
+    return ops_publish_labeled(m, table_id, txn, tablets, n, lagging, nlag, NULL, 0, ret_versions, e);
+}
+
+int ops_publish_labeled(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
+                        const int64_t *lagging, size_t nlag, const char *label, int64_t rows, int64_t *ret_versions,
+                        struct err *e)
+{
     struct fe_table *t = catalog_table(&m->cat, table_id);
     if (!t)
         return err_set(e, FLOE_ENOTFOUND, "table %lld does not exist (dropped during the load?)",
@@ -283,8 +290,13 @@ int ops_publish(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t 
     }
     for (size_t i = 0; i < nlag; i++)
         json_array_append_new(lag, json_integer(lagging[i]));
-    return meta_commit(m, json_pack("{s:s,s:I,s:I,s:o,s:o}", "op", "publish", "table", (json_int_t)table_id,
-                                    "txn", (json_int_t)txn, "tablets", tv, "lagging", lag), e);
+    json_t *rec = json_pack("{s:s,s:I,s:I,s:o,s:o}", "op", "publish", "table", (json_int_t)table_id, "txn",
+                            (json_int_t)txn, "tablets", tv, "lagging", lag);
+    if (label && *label) {
+        json_object_set_new(rec, "label", json_string(label));
+        json_object_set_new(rec, "rows", json_integer(rows));
+    }
+    return meta_commit(m, rec, e);
 }
 
 int ops_parse_duration_s(const char *text, int64_t *ret_s, struct err *e)

@@ -61,6 +61,10 @@ int ops_txn_begin(struct fe_meta *m, int64_t table_id, int64_t *ret_txn, struct 
  * behind and are marked lagging. */
 int ops_publish(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
                 const int64_t *lagging, size_t nlag, int64_t *ret_versions, struct err *e);
+/* Same, recording the client's label (may be NULL or "") and row count. */
+int ops_publish_labeled(struct fe_meta *m, int64_t table_id, int64_t txn, const int64_t *tablets, size_t n,
+                        const int64_t *lagging, size_t nlag, const char *label, int64_t rows, int64_t *ret_versions,
+                        struct err *e);
 
 /* Duration text "30s", "10m", "1h", "7d", "500ms"→refused (<1 s); bare numbers are seconds. */
 int ops_parse_duration_s(const char *text, int64_t *ret_s, struct err *e);

@@ -878,6 +878,7 @@ void fe_server_stop(struct fe_server *s)
     free(s->retired);
     idmap_release(&s->cursors);
     idmap_release(&s->busy);
+    free(s->labels_running);
     meta_close(s->meta);
     auth_token_release(&s->token);
     pthread_mutex_destroy(&s->lock);

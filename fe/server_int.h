@@ -74,6 +74,8 @@ struct fe_server {
     pthread_cond_t bg_cv;
 
     struct idmap busy;               /* tablets with a repair in flight (catalog lock) */
+    char **labels_running;           /* load labels in flight (catalog lock) */
+    size_t nlabels_running;
     struct hs_stats hs;              /* catalog lock */
     struct fe_metrics m;
     int64_t epoch;

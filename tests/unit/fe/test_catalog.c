@@ -247,6 +247,18 @@ START_TEST(publish_versions_and_laggards)
     int64_t seq = m->cat.last_seq;
     ck_assert_int_eq(ops_publish(m, t->id, txn2, &o->tablet_ids[0], 1, NULL, 0, NULL, &e), FLOE_ENOTFOUND);
     ck_assert_int_eq(m->cat.last_seq, seq);
+    /* a labeled publish is remembered, across restarts and checkpoints */
+    int64_t txn3;
+    ck_assert_int_eq(ops_txn_begin(m, t->id, &txn3, &e), 0);
+    ck_assert_int_eq(ops_publish_labeled(m, t->id, txn3, &t1->id, 1, NULL, 0, "day-1", 42, NULL, &e), 0);
+    const struct fe_label *l = catalog_label(&m->cat, t->id, "day-1");
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(l->txn, txn3);
+    ck_assert_int_eq(l->rows, 42);
+    ck_assert_int_eq(l->version, t->version);
+    ck_assert_ptr_null(catalog_label(&m->cat, t->id, "day-2"));
+    ck_assert_ptr_null(catalog_label(&m->cat, o->id, "day-1"));
+    int64_t tid = t->id;
     int64_t id0 = t0->id;
     meta_close(m);
     m = fx_open(dir);
@@ -254,6 +266,7 @@ START_TEST(publish_versions_and_laggards)
     ck_assert_int_eq(r0->version, 2);
     ck_assert_int_eq(r0->replicas[2].state, FE_REPLICA_LAGGING);
     ck_assert_int_gt(m->cat.next_txn, txn2);  /* txn ids are never reused */
+    ck_assert_ptr_nonnull(catalog_label(&m->cat, tid, "day-1"));
     /* same after a checkpoint */
     ck_assert_int_eq(meta_checkpoint(m, &e), 0);
     meta_close(m);
@@ -262,6 +275,7 @@ START_TEST(publish_versions_and_laggards)
     ck_assert_int_eq(r0->version, 2);
     ck_assert_int_eq(r0->replicas[0].version, 2);
     ck_assert_int_gt(m->cat.next_txn, txn2);
+    ck_assert_int_eq(catalog_label(&m->cat, tid, "day-1")->rows, 42);
     meta_close(m);
 }
 END_TEST

@@ -74,7 +74,8 @@ START_TEST(good_commands)
     ck_assert_int_eq(c.replicas, 2);
     ck_assert_str_eq(c.model, "unique");
     ctlargs_release(&c);
-    ck_assert_int_eq(parse(&c, &e, "load|ev|/tmp/x.csv|--header"), 0);
+    ck_assert_int_eq(parse(&c, &e, "load|ev|/tmp/x.csv|--header|--label|day-1"), 0);
+    ck_assert_str_eq(c.label, "day-1");
     ck_assert_str_eq(c.file, "/tmp/x.csv");
     ck_assert(c.header);
     ctlargs_release(&c);
@@ -170,6 +171,8 @@ START_TEST(bad_input_one_line)
         { "backend|decommission|0", "backend id '0'" },
         { "tablets", "takes 1 argument" },
         { "load|t", "takes 2 arguments, got 1" },
+        { "load|t|f.csv|--label", "--label needs a value" },
+        { "scan|t|--label|x", "'--label' does not apply" },
         { "table|create|t|--schema|k:int64", "--schema and --key are required" },
         { "table|create|t|--schema|k:int64|--key|k|--buckets|0", "--buckets '0'" },
         { "table|create|t|--schema|k:int64|--key|k|--replicas|99", "--replicas '99'" },
