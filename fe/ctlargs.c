@@ -16,7 +16,7 @@ const char ctlargs_usage[] =
     "usage: floectl [--fe HOST:PORT] [--token-file FILE] [--config FILE] [--json] COMMAND ...\n"
     "\n"
     "  backends                               list backends\n"
-    "  backend decommission ID                move nothing new to backend ID\n"
+    "  backend decommission ID                move replicas off backend ID, place none there\n"
     "  resource create NAME --type s3 --endpoint URL --region R --bucket B [--prefix P]\n"
     "                  [--path-style] [--access-key-env VAR --secret-key-env VAR |\n"
     "                  --credentials-file F --profile P]\n"
