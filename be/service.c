@@ -211,15 +211,22 @@ static int h_write(void *ctx, const struct idl_write_rowset_req *req, struct idl
     int r = engine_snapshot(s->o.eng, req->tablet_id, &v, e);
     if (r < 0)
         return r;
+    /* all batches of one request become one segment: many small batches must not make many tiny files */
+    struct column_batch all;
+    column_batch_init_schema(&all, v->schema, NULL, 0);
     for (size_t i = 0; i < req->batches_len && r == 0; i++) {
         struct column_batch b;
         r = idl_conv_batch_from(&req->batches[i], v->schema, &b, e);
         if (r < 0)
             err_prefix(e, "tablet %lld txn %lld batch %zu", (long long)req->tablet_id, (long long)req->txn_id, i);
-        else if ((r = engine_txn_write(s->o.eng, req->tablet_id, req->txn_id, &b, e)) == 0)
-            rep->num_rows += (int64_t)b.nrows;
+        else
+            column_batch_append_rows(&all, &b, 0, b.nrows);
         column_batch_release(&b);
     }
+    if (r == 0 &&
+        (r = engine_txn_write(s->o.eng, req->tablet_id, req->txn_id, &all, e)) == 0)
+        rep->num_rows = (int64_t)all.nrows;
+    column_batch_release(&all);
     version_unref(v);
     if (r < 0)
         return r;
