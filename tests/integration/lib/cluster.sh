@@ -209,17 +209,23 @@ fe_alive() { node_alive "$FE_PID"; }
 be_alive() { node_alive "${BE_PID[$1]}"; }
 
 # be_wait_exit I SECS: waits for BE I to exit on its own (a crash fault
-# point); prints its exit status (86 = fault crash) and clears its pid.
+# point), reaps it and sets EXIT_RC to its exit status (86 = fault crash).
+# Returns 1 (EXIT_RC empty) when it still runs at the deadline. Do not call
+# it in $(...): the reaping must happen in this shell.
+EXIT_RC=
+_cl_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 be_wait_exit() {
     local i=$1 secs=$2 pid=${BE_PID[$1]}
-    wait_for "$secs" bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status" || return 1
-    { wait "$pid"; } 2>/dev/null; echo $?
+    EXIT_RC=
+    wait_for "$secs" _cl_gone "$pid" || return 1
+    { wait "$pid"; } 2>/dev/null; EXIT_RC=$?
     BE_PID[$i]=
 }
 fe_wait_exit() {
     local secs=$1 pid=$FE_PID
-    wait_for "$secs" bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status" || return 1
-    { wait "$pid"; } 2>/dev/null; echo $?
+    EXIT_RC=
+    wait_for "$secs" _cl_gone "$pid" || return 1
+    { wait "$pid"; } 2>/dev/null; EXIT_RC=$?
     FE_PID=
 }
 
@@ -285,6 +291,46 @@ print(json.dumps(v) if not isinstance(v, str) else v)' "$2"
 }
 # tablets_true TABLE EXPR: exit 0 when EXPR is true.
 tablets_true() { [ "$(tablets_field "$1" "$2" 2>/dev/null)" = true ]; }
+
+# be_index BACKEND_ID: the harness index (1..N) of the BE the FE knows as
+# BACKEND_ID (matched by RPC port).
+be_index() {
+    local port i
+    port=$(fctl --json backends | python3 -c '
+import json, sys
+print([b["port"] for b in json.load(sys.stdin) if b["backend_id"] == int(sys.argv[1])][0])' "$1") || return 1
+    for ((i = 1; i <= CLUSTER_N; i++)); do [ "${BE_RPC_PORT[$i]}" = "$port" ] && { echo "$i"; return 0; }; done
+    return 1
+}
+# uploader_be TABLE [TABLET_INDEX]: harness index of the BE holding the
+# cooldown replica of the table's first (or given) tablet, as the FE sees it.
+uploader_be() {
+    local b
+    b=$(tablets_field "$1" "[x['backend'] for x in r if x['tablet'] == sorted({y['tablet'] for y in r})[${2:-0}] and x['replica'] == x['fe_cooldown_replica_id']][0]") || return 1
+    be_index "$b"
+}
+# follower_be TABLE [TABLET_INDEX]: harness index of one BE holding a
+# replica of that tablet that is not the cooldown replica.
+follower_be() {
+    local b
+    b=$(tablets_field "$1" "[x['backend'] for x in r if x['tablet'] == sorted({y['tablet'] for y in r})[${2:-0}] and x['replica'] != x['fe_cooldown_replica_id']][0]") || return 1
+    be_index "$b"
+}
+# table_cooled TABLE: every replica reported, everything up to its version is
+# remote, no local bytes left, and all replicas of a tablet agree on the meta.
+table_cooled() {
+    tablets_true "$1" 'all(x.get("reported", True) and x["cooldowned_version"] >= x["version"] and x["local_bytes"] == 0 for x in r) and all(len({x["cooldown_meta_id"] for x in r if x["tablet"] == t}) == 1 for t in {x["tablet"] for x in r})'
+}
+# remote_check TABLE [--no-orphans]: every object the current remote metas
+# and every replica's own tablet meta reference exists in the local object
+# store, with its size (see remote_check.py).
+remote_check() {
+    local t=$1 i metas=(); shift
+    for ((i = 1; i <= CLUSTER_N; i++)); do metas+=(--be-meta "$T/be$i/storage/meta"); done
+    tablets_json "$t" | python3 "$FLOE_ROOT/tests/integration/lib/remote_check.py" "$CLUSTER_REMOTE" "${metas[@]}" "$@"
+}
+# no_orphans TABLE: remote_check with no unreferenced object left.
+no_orphans() { remote_check "$1" --no-orphans --quiet >/dev/null 2>&1; }
 
 # local_objects [PREFIX]: number of objects under the local object store root.
 local_objects() {
