@@ -930,8 +930,6 @@ static int apply_replica_state(struct catalog *c, const json_t *rec, struct err 
     r->state = (enum fe_replica_state)state;
     if (version >= 0)
         r->version = version;
-    if (r->state == FE_REPLICA_NORMAL)
-        r->republish_failed = false;
     return 0;
 }
 

@@ -95,7 +95,7 @@ struct fe_replica {
     int64_t remote_bytes;
     char rep_meta_id[UUID_STR_LEN];
     uint8_t missing_reports;   /* consecutive backend reports without it */
-    bool republish_failed;     /* soft: re-sending the last publish did not help; clone */
+    int64_t republished_version; /* soft: the version whose publish was re-sent to it (once per version) */
 };
 
 struct fe_tablet {

@@ -72,7 +72,7 @@ size_t repair_plan(const struct catalog *c, int64_t now_ms, const struct idmap *
             struct repair_task *task = &out[n];
             *task = (struct repair_task){ .tablet_id = t->id, .replica_id = r->id, .backend_id = r->backend_id,
                                           .version = t->version };
-            if (r->state == FE_REPLICA_LAGGING && !r->republish_failed && t->last_txn > 0 &&
+            if (r->state == FE_REPLICA_LAGGING && r->republished_version != t->version && t->last_txn > 0 &&
                 r->version == t->version - 1) {
                 task->kind = REPAIR_PUBLISH;
                 task->txn = t->last_txn;

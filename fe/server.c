@@ -624,6 +624,15 @@ static int do_republish(struct fe_server *s, const struct repair_task *t, struct
     struct rpc_client *cl;
     struct idl_publish_version_req rq;
     struct idl_publish_version_reply rp;
+    /* once per version: if it does not help, the next round clones */
+    pthread_mutex_lock(&s->lock);
+    struct fe_tablet *tb = catalog_tablet(&s->meta->cat, t->tablet_id);
+    struct fe_replica *rep = tb ? catalog_replica(tb, t->replica_id) : NULL;
+    if (rep)
+        rep->republished_version = t->version;
+    pthread_mutex_unlock(&s->lock);
+    if (!rep)
+        return err_set(e, FLOE_ENOTFOUND, "tablet %lld changed while planning", (long long)t->tablet_id);
     idl_publish_version_req_init(&rq);
     rq.txn_id = t->txn;
     struct idl_tablet_version *tv = idl_publish_version_req_add_tablets(&rq);
@@ -631,20 +640,18 @@ static int do_republish(struct fe_server *s, const struct repair_task *t, struct
     tv->version = t->version;
     int r = fe_be_client(s, t->backend_id, BE_CTL, &cl, e);
     if (r == 0 && (r = idl_backend_service_publish_version(cl, &rq, &rp, e)) == 0) {
-        for (size_t i = 0; i < rp.tablets_len; i++)
-            if (rp.tablets[i].tablet_id == t->tablet_id && rp.tablets[i].code != 0)
-                r = err_set(e, rp.tablets[i].code, "%s", rp.tablets[i].message ? rp.tablets[i].message : "refused");
+        for (size_t i = 0; i < rp.tablets_len; i++) {
+            struct idl_tablet_result *tr = &rp.tablets[i];
+            if (tr->tablet_id != t->tablet_id)
+                continue;
+            if (tr->code != 0)
+                r = err_set(e, tr->code, "%s", tr->message ? tr->message : "refused");
+            else if (tr->version > 0 && tr->version < t->version)
+                r = err_set(e, FLOE_EVERSION, "the replica stays at version %lld", (long long)tr->version);
+        }
         idl_publish_version_reply_release(&rp);
     }
     idl_publish_version_req_release(&rq);
-    if (r < 0) {
-        pthread_mutex_lock(&s->lock);
-        struct fe_tablet *tb = catalog_tablet(&s->meta->cat, t->tablet_id);
-        struct fe_replica *rep = tb ? catalog_replica(tb, t->replica_id) : NULL;
-        if (rep)
-            rep->republish_failed = true;  /* next round: clone */
-        pthread_mutex_unlock(&s->lock);
-    }
     return r;
 }
 

@@ -43,7 +43,7 @@ START_TEST(clone_from_cooldown_replica)
     ck_assert_int_eq(tasks[0].kind, REPAIR_PUBLISH);
     ck_assert_int_eq(tasks[0].txn, txn);
     ck_assert_int_eq(tasks[0].version, 2);
-    victim->republish_failed = true;
+    victim->republished_version = 2;   /* tried once for this version: clone now */
     n = repair_plan(&m->cat, FX_NOW, NULL, tasks, 8);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(tasks[0].kind, REPAIR_CLONE);
