@@ -10,6 +10,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "scan.h"
+#include "segment_reader.h"
 #include "tablet_meta.h"
 
 #include <errno.h>
@@ -638,6 +639,18 @@ static int fetch_segment(struct rpc_client *cl, int64_t snap, const struct rowse
     if (r == 0 && fsync(fd) < 0)
         r = err_errno(e, errno, "clone: fsync %s", path);
     close(fd);
+    if (r == 0) {
+        /* the trailer and footer checksums must hold before the copy is adopted (pages are checked on read) */
+        struct io_source *src;
+        struct segment_reader *rd;
+        if ((r = io_source_open_file(path, rs->segs[seg].size, &src, e)) == 0 &&
+            (r = segment_reader_open(src, &rd, e)) == 0) {
+            if (segment_reader_rows(rd) != rs->segs[seg].rows)
+                r = err_set(e, FLOE_ECORRUPT, "clone: %s: %llu rows, the meta says %llu", path,
+                            (unsigned long long)segment_reader_rows(rd), (unsigned long long)rs->segs[seg].rows);
+            segment_reader_free(rd);
+        }
+    }
     if (r < 0)
         unlink(path);
     return r;
