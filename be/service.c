@@ -379,7 +379,8 @@ static int h_scan_open(void *ctx, const struct idl_scan_open_req *req0, struct i
         .preds = c->preds.preds,
         .npreds = c->preds.n,
         .limit = req->limit,
-        .batch_rows = req->batch_rows > 0 && req->batch_rows <= MAX_BATCH_ROWS ? (size_t)req->batch_rows : 4096,
+        .batch_rows = req->batch_rows <= 0 ? 4096 : req->batch_rows > MAX_BATCH_ROWS ? MAX_BATCH_ROWS
+                                                                                       : (size_t)req->batch_rows,
     };
     if ((r = scan_open(v, &so, &c->scan, e)) < 0)
         goto fail;
