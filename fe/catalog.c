@@ -1141,16 +1141,18 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
                                      (json_int_t)t->version, "ms", (json_int_t)t->created_ms));
         count++;
     }
+    /* tablets are most of the image and hold only integers: formatted directly */
     IDMAP_FOREACH(&c->tablets, i) {
-        struct fe_tablet *t = c->tablets.slots[i].val;
-        json_t *reps = json_array();
+        const struct fe_tablet *t = c->tablets.slots[i].val;
+        fprintf(f, "{\"k\":\"tablet\",\"id\":%lld,\"table\":%lld,\"bucket\":%d,\"version\":%lld,\"txn\":%lld,"
+                "\"cr\":%lld,\"term\":%lld,\"replicas\":[", (long long)t->id, (long long)t->table_id, (int)t->bucket,
+                (long long)t->version, (long long)t->last_txn, (long long)t->cooldown_replica_id,
+                (long long)t->cooldown_term);
         for (int k = 0; k < t->nreplicas; k++)
-            json_array_append_new(reps, catalog_replica_to_json(&t->replicas[k]));
-        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:o}", "k", "tablet", "id",
-                                     (json_int_t)t->id, "table", (json_int_t)t->table_id, "bucket", (int)t->bucket,
-                                     "version", (json_int_t)t->version, "txn", (json_int_t)t->last_txn, "cr",
-                                     (json_int_t)t->cooldown_replica_id, "term", (json_int_t)t->cooldown_term,
-                                     "replicas", reps));
+            fprintf(f, "%s[%lld,%lld,%lld,%d]", k ? "," : "", (long long)t->replicas[k].id,
+                    (long long)t->replicas[k].backend_id, (long long)t->replicas[k].version,
+                    (int)t->replicas[k].state);
+        fputs("]}\n", f);
         count++;
     }
     IDMAP_FOREACH(&c->labels, i) {
