@@ -41,7 +41,10 @@ struct conn {
     bool authed;
     bool busy;                  /* a worker owns it */
     bool closing;               /* shut down by the idle sweep */
-    int64_t last_active;
+    int hs_step;                /* handshake: 0 awaiting hello, 1 awaiting proof */
+    uint8_t cn[AUTH_NONCE_LEN]; /* handshake nonces: client's, server's */
+    uint8_t sn[AUTH_NONCE_LEN];
+    int64_t last_active;        /* accept time until authenticated, then last request */
     char peer[INET6_ADDRSTRLEN + 16];
     struct buf in;
     struct buf out;
@@ -311,68 +314,97 @@ static bool refuse(struct rpc_server *s, struct conn *c, uint8_t kind, uint32_t 
     return false;
 }
 
+/* Whether a whole handshake frame waits in the socket: 1 yes (or the header
+ * already shows it is bad), 0 not yet, -1 closed or failed. Peeking keeps a
+ * worker from blocking on a client that sends a partial frame and stalls;
+ * the accept thread drops such a client after auth_timeout. */
+static int frame_ready(struct conn *c)
+{
+    uint8_t tmp[RPC_HEADER_LEN + AUTH_MAX_FRAME];
+    ssize_t n = recv(c->fd, tmp, sizeof(tmp), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return -1;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    if ((size_t)n < RPC_HEADER_LEN)
+        return 0;
+    uint32_t len = get_u32le(tmp + 20);
+    if (get_u32le(tmp) != RPC_MAGIC || len > AUTH_MAX_FRAME)
+        return 1;   /* the parser refuses it */
+    return (size_t)n >= RPC_HEADER_LEN + len ? 1 : 0;
+}
+
+static bool auth_io_failed(struct rpc_server *s, struct conn *c, const struct err *e)
+{
+    pthread_mutex_lock(&s->lock);
+    s->st.auth_refused++;
+    pthread_mutex_unlock(&s->lock);
+    log_warn("%s: refused connection from %s: handshake failed: %s", s->name, c->peer, err_msg(e));
+    return false;
+}
+
+/* Runs the handshake step whose frame has arrived (hello, then proof).
+ * Returns false to close the connection; true to keep it, authenticated or
+ * waiting for its next handshake frame. */
 static bool do_handshake(struct rpc_server *s, struct conn *c)
 {
     struct err e = { 0 };
+    int ready = frame_ready(c);
+    if (ready < 0) {
+        if (c->hs_step > 0)
+            log_debug("%s: %s left during the handshake", s->name, c->peer);
+        return false;   /* a port probe, or a client that gave up */
+    }
+    if (ready == 0)
+        return true;
     int64_t deadline = rpc_now_ms() + s->auth_timeout_ms;
     struct rpc_header h;
     int rc = rpc_read_frame(c->fd, AUTH_MAX_FRAME, &h, &c->in, deadline, 1, c->peer, &e);
     if (rc == 1)
-        return false;   /* connected and left: a port probe */
+        return false;
     if (rc < 0) {
         if (rc == FLOE_EPROTO || rc == FLOE_EVERSION || rc == FLOE_ELIMIT) {
             char why[ERR_MSG_MAX + 32];
             snprintf(why, sizeof(why), "bad handshake frame: %s", err_msg(&e));
             return refuse(s, c, RPC_AUTH, RPC_AUTH_RESULT, 0, why);
         }
-        pthread_mutex_lock(&s->lock);
-        s->st.auth_refused++;
-        pthread_mutex_unlock(&s->lock);
-        log_warn("%s: refused connection from %s: handshake failed: %s", s->name, c->peer,
-                 err_msg(&e));
-        return false;
+        return auth_io_failed(s, c, &e);
     }
     if (h.kind == RPC_REQUEST)
         return refuse(s, c, RPC_REPLY, h.method, h.seq,
                       "request before authentication (no cluster-token handshake)");
-    if (h.kind != RPC_AUTH || h.method != RPC_AUTH_HELLO || h.len != AUTH_NONCE_LEN)
-        return refuse(s, c, RPC_AUTH, RPC_AUTH_RESULT, 0, "malformed handshake hello");
-    uint8_t cn[AUTH_NONCE_LEN], sn[AUTH_NONCE_LEN], proof[AUTH_MAC_LEN];
-    memcpy(cn, c->in.data, AUTH_NONCE_LEN);
-    if (auth_nonce(sn, &e) < 0) {
-        log_error("%s: %s", s->name, err_msg(&e));
-        return false;
+    if (c->hs_step == 0) {
+        if (h.kind != RPC_AUTH || h.method != RPC_AUTH_HELLO || h.len != AUTH_NONCE_LEN)
+            return refuse(s, c, RPC_AUTH, RPC_AUTH_RESULT, 0, "malformed handshake hello");
+        memcpy(c->cn, c->in.data, AUTH_NONCE_LEN);
+        if (auth_nonce(c->sn, &e) < 0) {
+            log_error("%s: %s", s->name, err_msg(&e));
+            return false;
+        }
+        h = (struct rpc_header){ .version = RPC_VERSION, .kind = RPC_AUTH,
+                                 .method = RPC_AUTH_CHALLENGE, .len = AUTH_NONCE_LEN };
+        if (rpc_write_frame(c->fd, &h, c->sn, deadline, c->peer, &e) < 0)
+            return auth_io_failed(s, c, &e);
+        c->hs_step = 1;
+        return true;
     }
-    h = (struct rpc_header){ .version = RPC_VERSION, .kind = RPC_AUTH,
-                             .method = RPC_AUTH_CHALLENGE, .len = AUTH_NONCE_LEN };
-    if (rpc_write_frame(c->fd, &h, sn, deadline, c->peer, &e) < 0)
-        goto io_fail;
-    rc = rpc_read_frame(c->fd, AUTH_MAX_FRAME, &h, &c->in, deadline, 0, c->peer, &e);
-    if (rc < 0)
-        goto io_fail;
     if (h.kind != RPC_AUTH || h.method != RPC_AUTH_PROOF)
         return refuse(s, c, RPC_AUTH, RPC_AUTH_RESULT, 0, "malformed handshake proof");
-    if (!auth_proof_ok(s->token, AUTH_CLIENT, cn, sn, (const uint8_t *)c->in.data, h.len))
+    if (!auth_proof_ok(s->token, AUTH_CLIENT, c->cn, c->sn, (const uint8_t *)c->in.data, h.len))
         return refuse(s, c, RPC_AUTH, RPC_AUTH_RESULT, 0,
                       "cluster token proof does not match (wrong or missing cluster token)");
-    auth_proof(s->token, AUTH_SERVER, cn, sn, proof);
+    uint8_t proof[AUTH_MAC_LEN];
+    auth_proof(s->token, AUTH_SERVER, c->cn, c->sn, proof);
     h = (struct rpc_header){ .version = RPC_VERSION, .kind = RPC_AUTH, .method = RPC_AUTH_RESULT,
                              .len = AUTH_MAC_LEN };
     if (rpc_write_frame(c->fd, &h, proof, deadline, c->peer, &e) < 0)
-        goto io_fail;
+        return auth_io_failed(s, c, &e);
     pthread_mutex_lock(&s->lock);
     s->st.auth_ok++;
     pthread_mutex_unlock(&s->lock);
     c->authed = true;
     log_debug("%s: authenticated %s", s->name, c->peer);
     return true;
-io_fail:
-    pthread_mutex_lock(&s->lock);
-    s->st.auth_refused++;
-    pthread_mutex_unlock(&s->lock);
-    log_warn("%s: refused connection from %s: handshake failed: %s", s->name, c->peer,
-             err_msg(&e));
-    return false;
 }
 
 /* Reads one request, runs it, writes the reply. false: close the connection. */
@@ -495,7 +527,8 @@ static void *worker_main(void *arg)
         if (keep && !s->stopping && !c->closing) {
             struct epoll_event ev2 = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
                                        .data.ptr = c };
-            c->last_active = rpc_now_ms();
+            if (c->authed)   /* an unfinished handshake keeps its accept time */
+                c->last_active = rpc_now_ms();
             if (epoll_ctl(s->cfd, EPOLL_CTL_MOD, c->fd, &ev2) == 0) {
                 pthread_mutex_unlock(&s->lock);
                 continue;

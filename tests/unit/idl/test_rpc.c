@@ -513,6 +513,40 @@ START_TEST(silent_connection_dropped_after_auth_timeout)
 }
 END_TEST
 
+START_TEST(partial_handshake_does_not_hold_a_worker)
+{
+    /* one worker; a client sends half a hello and stalls: honest clients are
+     * still served at once, and the staller is dropped after auth_timeout */
+    struct rpc_server *s;
+    struct err e = { 0 };
+    struct rpc_server_opts o = { .host = "127.0.0.1", .token = &token, .workers = 1,
+                                 .auth_timeout_ms = 1500 };
+    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
+    ck_assert_int_eq(tt_test_service_register(s, &handlers, &e), 0);
+    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    int fd = raw_connect(rpc_server_port(s));
+    struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_AUTH, .method = 1, .len = 32 };
+    uint8_t hdr[RPC_HEADER_LEN + 8] = { 0 };
+    rpc_header_pack(&h, hdr);
+    ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+    struct rpc_client *c = client(rpc_server_port(s), &token);
+    struct tt_echo_reply rep;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_msg(call_echo(c, "honest", 0, 0, &rep, &e) == 0, "%s", err_msg(&e));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 1);
+    tt_echo_reply_release(&rep);
+    struct timeval tv = { .tv_sec = 10 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char b;
+    ck_assert_int_eq(recv(fd, &b, 1, 0), 0);   /* dropped by the server */
+    close(fd);
+    rpc_client_free(c);
+    rpc_server_free(s);
+}
+END_TEST
+
 START_TEST(header_parse_rejects_bad_frames)
 {
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_REQUEST, .method = 3, .seq = 9,
@@ -557,6 +591,7 @@ int main(void)
     tcase_add_test(tc, frame_and_connection_limits);
     tcase_add_test(tc, idle_connections_closed_and_client_reconnects);
     tcase_add_test(tc, silent_connection_dropped_after_auth_timeout);
+    tcase_add_test(tc, partial_handshake_does_not_hold_a_worker);
     tcase_add_test(tc, header_parse_rejects_bad_frames);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
