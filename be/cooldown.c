@@ -1117,6 +1117,7 @@ void cooldown_pass(struct cooldown *cd)
     size_t n = 0;
     if (engine_tablet_infos(cd->eng, &ti, &n) < 0)
         return;
+    resource_export_metrics(cd->res);
     int64_t now = mono_now_ms();
     bool gc = cd->last_gc_ms == 0 || now - cd->last_gc_ms >= cd->o.gc_interval_ms;
     if (gc)

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "objstore.h"
 
 #include <pthread.h>
@@ -50,6 +51,7 @@ void resource_unref(struct resource *res)
     if (!res || __atomic_sub_fetch(&res->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     objstore_close(res->os);
+    free(res->exported);
     free(res->name);
     free(res);
 }
@@ -150,6 +152,46 @@ int resource_get_policy(struct resource_registry *r, const char *name, struct st
     if (rc < 0)
         err_set(e, rc, "storage policy %s is not known on this backend", name);
     return rc;
+}
+
+static void add_series(const char *family, const char *help, const char *res, const char *lk, const char *lv,
+                       uint64_t now, uint64_t before)
+{
+    if (now <= before)
+        return;
+    struct buf n = BUF_INIT;
+    buf_printf(&n, "%s{", family);
+    metrics_label(&n, "resource", res);
+    buf_putc(&n, ',');
+    metrics_label(&n, lk, lv);
+    buf_putc(&n, '}');
+    metrics_add(metrics_counter(buf_cstr(&n), help), (int64_t)(now - before));
+    buf_release(&n);
+}
+
+void resource_export_metrics(struct resource_registry *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nres; i++) {
+        struct resource *res = r->res[i];
+        struct objstore_stats now, *last = res->exported;
+        if (!last)
+            last = res->exported = xcalloc(1, sizeof(*last));
+        objstore_stats_get(res->os, &now);
+        for (int k = 0; k < OBJSTORE_OP_N; k++) {
+            const char *kind = objstore_op_name((enum objstore_op)k);
+            add_series("floe_objstore_requests_total", "Object store requests by resource and kind", res->name,
+                       "kind", kind, now.requests[k], last->requests[k]);
+            add_series("floe_objstore_errors_total", "Failed object store requests by resource and kind",
+                       res->name, "kind", kind, now.errors[k], last->errors[k]);
+        }
+        add_series("floe_objstore_bytes_total", "Object store body bytes by resource and direction", res->name, "dir",
+                   "up", now.bytes_up, last->bytes_up);
+        add_series("floe_objstore_bytes_total", "Object store body bytes by resource and direction", res->name, "dir",
+                   "down", now.bytes_down, last->bytes_down);
+        *last = now;
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 bool storage_policy_is_cold(int64_t ttl_s, int64_t datetime_s, int64_t newest_write_ms, int64_t now_ms)

@@ -31,6 +31,7 @@ struct resource {
     int refs;                 /* atomic */
     char *name;
     struct objstore *os;
+    void *exported;           /* counters last exported to the metrics (resource_export_metrics) */
 };
 
 struct storage_policy {
@@ -62,6 +63,13 @@ void resource_unref(struct resource *res);
 int resource_put_policy(struct resource_registry *r, const struct storage_policy *p, struct err *e);
 /* Copies the policy; FLOE_ENOTFOUND when unknown. */
 int resource_get_policy(struct resource_registry *r, const char *name, struct storage_policy *ret, struct err *e);
+
+/*
+ * Adds what each resource's object store did since the last call to the
+ * process metrics: floe_objstore_requests_total{resource,kind},
+ * floe_objstore_errors_total{resource,kind}, floe_objstore_bytes_total{resource,dir}.
+ */
+void resource_export_metrics(struct resource_registry *r);
 
 /* True when a rowset written last at newest_write_ms is cold at now_ms under the policy. */
 bool storage_policy_is_cold(int64_t ttl_s, int64_t datetime_s, int64_t newest_write_ms, int64_t now_ms);

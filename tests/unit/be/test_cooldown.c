@@ -5,6 +5,7 @@
 #include "cooldown_testutil.h"
 
 #include "fault.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -392,6 +393,13 @@ START_TEST(test_drop_last_replica)
     ck_assert_int_eq(cooldown_push_conf(A.cd, TID, 1001, 1, &e), 0);
     ck_assert_int_eq(ct_step(&A, TID), COOLDOWN_UPLOADED);
     ck_assert_uint_gt(ct_count_objects(A.os, TID), 1);
+    /* object store requests by kind reach the metrics */
+    resource_export_metrics(A.reg);
+    struct metric *puts = metrics_counter("floe_objstore_requests_total{resource=\"res1\",kind=\"put\"}", "x");
+    int64_t p0 = metrics_get(puts);
+    ck_assert_int_gt(p0, 0);
+    resource_export_metrics(A.reg);
+    ck_assert_int_eq(metrics_get(puts), p0);
     ck_assert_int_eq(cooldown_drop_tablet(A.cd, TID, true, &e), 0);
     ck_assert_uint_eq(ct_count_objects(A.os, TID), 0);
     ck_assert_int_eq(cooldown_drop_tablet(A.cd, TID, true, &e), FLOE_ENOTFOUND);
