@@ -66,8 +66,8 @@ check "backends alive with the crash point armed" cluster_wait_alive 3 60
 check "load c" fctl load t "$T/c.csv"
 crashed() { local i n=0; for i in 1 2 3; do be_alive "$i" || n=$((n + 1)); done; [ $n -ge 1 ]; }
 check "an uploader crashed at cooldown.after_meta_write" wait_for 60 crashed
-for i in 1 2 3; do be_alive "$i" || { be_start "$i" && be_wait_up "$i"; }; done
-for i in 1 2 3; do be_restart "$i"; done
+for i in 1 2 3; do be_alive "$i" || { be_start "$i" "" && be_wait_up "$i"; }; done
+for i in 1 2 3; do be_restart "$i" ""; done  # disarm the crash point
 check "backends alive after the crash" cluster_wait_alive 3 60
 check "all replicas cooled down after the crash" wait_for 120 cooled
 gen 0 9000 >"$T/all.csv"
