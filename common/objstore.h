@@ -11,8 +11,10 @@
  * - A ranged get returns exactly the bytes asked for; receiving fewer (or
  *   more) is an error, never a silently short buffer.
  * - Keys are relative to the resource prefix and are any non-empty byte
- *   string up to OBJSTORE_KEY_MAX bytes without NUL (spaces, '+', '%',
- *   unicode, "./" all work). Listings are sorted by key (bytewise).
+ *   string up to OBJSTORE_KEY_MAX bytes (with the prefix) without control
+ *   characters (0x01-0x1f, 0x7f: XML 1.0 cannot carry them in listings);
+ *   spaces, '+', '%', unicode, "./" all work. Listings are sorted by key
+ *   (bytewise).
  * - Errors are classified by code so callers can react:
  *     FLOE_ENOTFOUND    the object (or bucket) does not exist
  *     FLOE_EACCESS      access denied, bad credentials or signature

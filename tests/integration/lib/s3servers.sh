@@ -24,6 +24,7 @@ S3SRV_ROOT=$(cd "$S3SRV_LIB/../../.." && pwd)
 S3SRV_PY=/usr/bin/python3            # Debian's python has swift's modules
 S3SRV_DEADLINE=${S3SRV_DEADLINE:-60} # seconds to wait for health
 _s3srv_dirs=()
+_s3srv_shm=()   # tmpfs dirs to remove even if the state dir is gone
 
 _s3srv_port() {
     "$S3SRV_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -181,6 +182,7 @@ s3srv_start_swift() {
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         srv=$(mktemp -d /dev/shm/floe-swift.XXXXXX) || srv=$d/srv
     fi
+    case $srv in /dev/shm/*) _s3srv_shm+=("$srv") ;; esac
     _s3srv_swift_conf "$d" "$srv" || { echo "s3servers: building Swift rings in $d failed" >&2; return 1; }
     cat >"$d/env" <<EOF
 SWIFT_PORT=$SWIFT_PORT
@@ -207,11 +209,18 @@ EOF
     _s3srv_swift_proxy_start "$d" || return 1
     export SWIFT_ENDPOINT="http://127.0.0.1:$SWIFT_PORT" SWIFT_PORT SWIFT_REGION=us-east-1
     export SWIFT_BUCKET=floe-test SWIFT_ACCESS_KEY=test:tester SWIFT_SECRET_KEY=testing SWIFT_DIR=$d
-    # create the bucket (a fresh Swift has none); the account may need a moment
-    if ! _s3srv_wait "$S3SRV_DEADLINE" s3srv_aws SWIFT s3api create-bucket --bucket "$SWIFT_BUCKET"; then
-        s3srv_aws SWIFT s3api head-bucket --bucket "$SWIFT_BUCKET" >/dev/null 2>&1 || {
-            echo "s3servers: creating bucket $SWIFT_BUCKET on Swift failed" >&2; return 1; }
+    # create the bucket (a fresh Swift has none); the account may need a moment,
+    # and a retry after a lost answer finds the bucket already there
+    if ! _s3srv_wait "$S3SRV_DEADLINE" _s3srv_swift_bucket; then
+        echo "s3servers: creating bucket $SWIFT_BUCKET on Swift failed:" >&2
+        s3srv_aws SWIFT s3api create-bucket --bucket "$SWIFT_BUCKET" >&2
+        return 1
     fi
+}
+
+_s3srv_swift_bucket() {
+    s3srv_aws SWIFT s3api create-bucket --bucket "$SWIFT_BUCKET" ||
+        s3srv_aws SWIFT s3api head-bucket --bucket "$SWIFT_BUCKET"
 }
 
 # ---- s3rver ----
@@ -303,6 +312,7 @@ s3srv_stop() {
 s3srv_stop_all() {
     local d
     for d in "${_s3srv_dirs[@]}"; do s3srv_stop "$d"; done
+    for d in "${_s3srv_shm[@]}"; do rm -rf "$d"; done
 }
 
 # executed (not sourced): bash s3servers.sh ctl DIR stop|start
