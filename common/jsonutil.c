@@ -40,31 +40,55 @@ static int lookup(const json_t *obj, const char *key, json_t **ret, const char *
     return *ret != NULL;
 }
 
-static int need(const json_t *obj, const char *key, json_t **ret, const char *ctx, struct err *e)
+/* The JSON kind a getter accepts; also indexes want_name. */
+enum want { WANT_INT, WANT_BOOL, WANT_NUM, WANT_STR, WANT_ARR, WANT_OBJ };
+
+static const char *const want_name[] = {
+    [WANT_INT] = "an integer", [WANT_BOOL] = "a boolean", [WANT_NUM] = "a number",
+    [WANT_STR] = "a string",   [WANT_ARR] = "an array",   [WANT_OBJ] = "an object",
+};
+
+static bool is_wanted(const json_t *v, enum want w)
+{
+    switch (w) {
+    case WANT_INT: return json_is_integer(v);
+    case WANT_BOOL: return json_is_boolean(v);
+    case WANT_NUM: return json_is_number(v);
+    case WANT_STR: return json_is_string(v);
+    case WANT_ARR: return json_is_array(v);
+    case WANT_OBJ: return json_is_object(v);
+    }
+    return false;
+}
+
+/*
+ * Looks key up in obj and checks its kind. Returns 1 found, 0 missing
+ * (only when !required), <0 when obj is no object, a required key is
+ * missing or the value is of another kind.
+ */
+static int find(const json_t *obj, const char *key, enum want w, bool required, json_t **ret,
+                const char *ctx, struct err *e)
 {
     int r = lookup(obj, key, ret, ctx, e);
     if (r < 0)
         return r;
-    if (r == 0)
-        return err_set(e, FLOE_ECORRUPT, "%s: field '%s' is missing", ctx_or(ctx), key);
-    return 0;
-}
-
-static int wrong_type(const json_t *v, const char *key, const char *want, const char *ctx,
-                      struct err *e)
-{
-    return err_set(e, FLOE_ECORRUPT, "%s: field '%s' should be %s, got %s", ctx_or(ctx), key, want,
-                   type_name(v));
+    if (r == 0) {
+        if (required)
+            return err_set(e, FLOE_ECORRUPT, "%s: field '%s' is missing", ctx_or(ctx), key);
+        return 0;
+    }
+    if (!is_wanted(*ret, w))
+        return err_set(e, FLOE_ECORRUPT, "%s: field '%s' should be %s, got %s", ctx_or(ctx), key,
+                       want_name[w], type_name(*ret));
+    return 1;
 }
 
 int json_get_i64(const json_t *obj, const char *key, int64_t *ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_INT, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_integer(v))
-        return wrong_type(v, key, "an integer", ctx, e);
     *ret = (int64_t)json_integer_value(v);
     return 0;
 }
@@ -72,11 +96,9 @@ int json_get_i64(const json_t *obj, const char *key, int64_t *ret, const char *c
 int json_get_bool(const json_t *obj, const char *key, bool *ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_BOOL, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_boolean(v))
-        return wrong_type(v, key, "a boolean", ctx, e);
     *ret = json_is_true(v);
     return 0;
 }
@@ -84,11 +106,9 @@ int json_get_bool(const json_t *obj, const char *key, bool *ret, const char *ctx
 int json_get_double(const json_t *obj, const char *key, double *ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_NUM, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_number(v))
-        return wrong_type(v, key, "a number", ctx, e);
     *ret = json_number_value(v);
     return 0;
 }
@@ -96,11 +116,9 @@ int json_get_double(const json_t *obj, const char *key, double *ret, const char 
 int json_get_str(const json_t *obj, const char *key, const char **ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_STR, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_string(v))
-        return wrong_type(v, key, "a string", ctx, e);
     *ret = json_string_value(v);
     return 0;
 }
@@ -108,11 +126,9 @@ int json_get_str(const json_t *obj, const char *key, const char **ret, const cha
 int json_get_array(const json_t *obj, const char *key, json_t **ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_ARR, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_array(v))
-        return wrong_type(v, key, "an array", ctx, e);
     *ret = v;
     return 0;
 }
@@ -120,11 +136,9 @@ int json_get_array(const json_t *obj, const char *key, json_t **ret, const char 
 int json_get_object(const json_t *obj, const char *key, json_t **ret, const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = need(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_OBJ, true, &v, ctx, e);
     if (r < 0)
         return r;
-    if (!json_is_object(v))
-        return wrong_type(v, key, "an object", ctx, e);
     *ret = v;
     return 0;
 }
@@ -133,16 +147,10 @@ int json_opt_i64(const json_t *obj, const char *key, int64_t def, int64_t *ret, 
                  struct err *e)
 {
     json_t *v;
-    int r = lookup(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_INT, false, &v, ctx, e);
     if (r < 0)
         return r;
-    if (r == 0) {
-        *ret = def;
-        return 0;
-    }
-    if (!json_is_integer(v))
-        return wrong_type(v, key, "an integer", ctx, e);
-    *ret = (int64_t)json_integer_value(v);
+    *ret = r ? (int64_t)json_integer_value(v) : def;
     return 0;
 }
 
@@ -150,16 +158,10 @@ int json_opt_str(const json_t *obj, const char *key, const char *def, const char
                  const char *ctx, struct err *e)
 {
     json_t *v;
-    int r = lookup(obj, key, &v, ctx, e);
+    int r = find(obj, key, WANT_STR, false, &v, ctx, e);
     if (r < 0)
         return r;
-    if (r == 0) {
-        *ret = def;
-        return 0;
-    }
-    if (!json_is_string(v))
-        return wrong_type(v, key, "a string", ctx, e);
-    *ret = json_string_value(v);
+    *ret = r ? json_string_value(v) : def;
     return 0;
 }
 
