@@ -69,6 +69,23 @@ struct cd_tablet *cd_tablet_get(struct cooldown *cd, int64_t id)
     return t;
 }
 
+void cd_step_lock(struct cooldown *cd, int64_t id)
+{
+    pthread_mutex_lock(&cd->mu);
+    while (cd_tablet_get(cd, id)->stepping)
+        pthread_cond_wait(&cd->step_cond, &cd->mu);
+    cd_tablet_get(cd, id)->stepping = true;
+    pthread_mutex_unlock(&cd->mu);
+}
+
+void cd_step_unlock(struct cooldown *cd, int64_t id)
+{
+    pthread_mutex_lock(&cd->mu);
+    cd_tablet_get(cd, id)->stepping = false;
+    pthread_cond_broadcast(&cd->step_cond);
+    pthread_mutex_unlock(&cd->mu);
+}
+
 static void cd_tablet_free(struct cd_tablet *t)
 {
     if (!t)
@@ -1008,7 +1025,7 @@ int cooldown_tablet_step(struct cooldown *cd, int64_t tid, enum cooldown_action 
 {
     enum cooldown_action act = COOLDOWN_NONE;
     struct cd_snap s;
-    pthread_mutex_lock(&cd->step_mu);
+    cd_step_lock(cd, tid);
     int r = cd_snap(cd, tid, &s, e);
     if (r < 0)
         goto out_unlock;
@@ -1030,7 +1047,7 @@ int cooldown_tablet_step(struct cooldown *cd, int64_t tid, enum cooldown_action 
 out:
     cd_snap_release(&s);
 out_unlock:
-    pthread_mutex_unlock(&cd->step_mu);
+    cd_step_unlock(cd, tid);
     if (ret_action)
         *ret_action = act;
     return r;
@@ -1070,9 +1087,9 @@ int cooldown_drop_tablet(struct cooldown *cd, int64_t tid, bool last_replica, st
         return r;
     char *resource = v->cd.resource_id ? xstrdup(v->cd.resource_id) : NULL;
     version_unref(v);
-    pthread_mutex_lock(&cd->step_mu);
+    cd_step_lock(cd, tid);
     r = engine_drop_tablet(cd->eng, tid, e);
-    pthread_mutex_unlock(&cd->step_mu);
+    cd_step_unlock(cd, tid);
     if (r == 0)
         cd_tablet_forget(cd, tid);
     if (r == 0 && last_replica && resource) {
@@ -1181,8 +1198,8 @@ int cooldown_open(struct engine *eng, struct resource_registry *res, struct file
     cd->cache = cache;
     cd->o = *o;
     pthread_mutex_init(&cd->mu, NULL);
-    pthread_mutex_init(&cd->step_mu, NULL);
     pthread_cond_init(&cd->cond, NULL);
+    pthread_cond_init(&cd->step_cond, NULL);
     cd->up_pool = tpool_new("upload", o->upload_threads, 1024);
     if (!cd->up_pool) {
         cooldown_close(cd);
@@ -1236,7 +1253,7 @@ void cooldown_close(struct cooldown *cd)
         cd_tablet_free(cd->tabs[i]);
     free(cd->tabs);
     pthread_cond_destroy(&cd->cond);
-    pthread_mutex_destroy(&cd->step_mu);
+    pthread_cond_destroy(&cd->step_cond);
     pthread_mutex_destroy(&cd->mu);
     free(cd);
 }

@@ -98,7 +98,7 @@ int cooldown_cold_compact(struct cooldown *cd, int64_t tid, int min_rowsets, boo
     if (min_rowsets < 2)
         min_rowsets = 2;
     struct cd_snap s;
-    pthread_mutex_lock(&cd->step_mu);
+    cd_step_lock(cd, tid);
     int r = cd_snap(cd, tid, &s, e);
     if (r < 0)
         goto out_unlock;
@@ -202,6 +202,6 @@ done:
 out:
     cd_snap_release(&s);
 out_unlock:
-    pthread_mutex_unlock(&cd->step_mu);
+    cd_step_unlock(cd, tid);
     return r;
 }

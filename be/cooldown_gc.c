@@ -56,7 +56,7 @@ int cooldown_gc_prepare(struct cooldown *cd, int64_t tid, int64_t *ret_delete_id
     *ret_delete_id = 0;
     *ret_ncand = 0;
     struct cd_snap s;
-    pthread_mutex_lock(&cd->step_mu);
+    cd_step_lock(cd, tid);
     int r = cd_snap(cd, tid, &s, e);
     if (r < 0)
         goto out_unlock;
@@ -138,7 +138,7 @@ int cooldown_gc_prepare(struct cooldown *cd, int64_t tid, int64_t *ret_delete_id
 out:
     cd_snap_release(&s);
 out_unlock:
-    pthread_mutex_unlock(&cd->step_mu);
+    cd_step_unlock(cd, tid);
     return r;
 }
 
@@ -148,7 +148,7 @@ int cooldown_delete(struct cooldown *cd, int64_t tid, int64_t delete_id, bool *r
     *ret_accepted = false;
     *ret_deleted = 0;
     struct cd_snap s;
-    pthread_mutex_lock(&cd->step_mu);
+    cd_step_lock(cd, tid);
     int r = cd_snap(cd, tid, &s, e);
     if (r < 0)
         goto out_unlock;
@@ -201,6 +201,6 @@ int cooldown_delete(struct cooldown *cd, int64_t tid, int64_t delete_id, bool *r
 out:
     cd_snap_release(&s);
 out_unlock:
-    pthread_mutex_unlock(&cd->step_mu);
+    cd_step_unlock(cd, tid);
     return r;
 }

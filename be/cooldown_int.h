@@ -3,9 +3,10 @@
  * cooldown_compact.c only.
  *
  * cd->mu guards the runtime map (struct cd_tablet) and the stats; it is
- * never held across I/O or a worker call. cd->step_mu serialises steps
- * (upload, follow, cold compaction, GC, drop) so one tablet never has two
- * of them in flight; every state change still goes through the worker.
+ * never held across I/O or a worker call. A per-tablet step lock
+ * (cd_step_lock) serialises steps (upload, follow, cold compaction, GC,
+ * drop) so one tablet never has two of them in flight, while different
+ * tablets step in parallel; every state change still goes through the worker.
  */
 #ifndef FLOE_BE_COOLDOWN_INT_H
 #define FLOE_BE_COOLDOWN_INT_H
@@ -29,6 +30,7 @@ struct cd_tablet {
     int64_t id;
     int64_t replica_id;              /* this BE's replica, -1 until seen */
     bool recovered;                  /* the uploader re-read its own meta since start */
+    bool stepping;                   /* a step holds the tablet's step lock */
     /* follower: the last meta fetched and its etag */
     char etag_key[128];
     char etag[OBJSTORE_ETAG_MAX];
@@ -54,8 +56,8 @@ struct cooldown {
     struct cooldown_opts o;
     struct tpool *up_pool;
     pthread_mutex_t mu;
-    pthread_mutex_t step_mu;
     pthread_cond_t cond;
+    pthread_cond_t step_cond;        /* a tablet's step lock was released */
     pthread_t thread;
     bool running, stop;
     struct cd_tablet **tabs;
@@ -79,6 +81,9 @@ struct cd_snap {
 int cd_snap(struct cooldown *cd, int64_t tablet_id, struct cd_snap *s, struct err *e);
 void cd_snap_release(struct cd_snap *s);
 
+/* The tablet's step lock (waits while another step of the tablet runs). */
+void cd_step_lock(struct cooldown *cd, int64_t tablet_id);
+void cd_step_unlock(struct cooldown *cd, int64_t tablet_id);
 /* Under cd->mu: the runtime state of a tablet (created on first use). */
 struct cd_tablet *cd_tablet_get(struct cooldown *cd, int64_t id);
 bool cd_strv_has(char *const *v, size_t n, const char *s);
