@@ -60,18 +60,6 @@ int tidl_reader_finish(struct tidl_reader *r, const char *what)
     return 0;
 }
 
-void tidl_put_uvarint(struct buf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    buf_append(b, tmp, n);
-}
-
 static inline uint8_t *put_varint_raw(uint8_t *p, uint64_t v)
 {
     while (v >= 0x80) {
@@ -80,6 +68,12 @@ static inline uint8_t *put_varint_raw(uint8_t *p, uint64_t v)
     }
     *p++ = (uint8_t)v;
     return p;
+}
+
+void tidl_put_uvarint(struct buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    buf_append(b, tmp, (size_t)(put_varint_raw(tmp, v) - tmp));
 }
 
 void tidl_put_i32_elems(struct buf *b, const int32_t *v, size_t n)
@@ -191,16 +185,21 @@ int tidl_get_i64(struct tidl_reader *r, int64_t *ret)
     return 0;
 }
 
+static int narrow_i32(struct tidl_reader *r, int64_t v, int32_t *ret)
+{
+    if (v < INT32_MIN || v > INT32_MAX)
+        return err_set(r->e, FLOE_EPROTO, "value %lld out of i32 range", (long long)v);
+    *ret = (int32_t)v;
+    return 0;
+}
+
 int tidl_get_i32(struct tidl_reader *r, int32_t *ret)
 {
     int64_t v;
     int rc = tidl_get_i64(r, &v);
     if (rc < 0)
         return rc;
-    if (v < INT32_MIN || v > INT32_MAX)
-        return err_set(r->e, FLOE_EPROTO, "value %lld out of i32 range", (long long)v);
-    *ret = (int32_t)v;
-    return 0;
+    return narrow_i32(r, v, ret);
 }
 
 /* Varint with at least 10 bytes readable: no bounds check per byte. */
@@ -226,14 +225,23 @@ static inline int get_varint_fast(struct tidl_reader *r, uint64_t *ret)
     return 0;
 }
 
+/* A zigzag varint element of a list: the unchecked path while 10 bytes are left. */
+static inline int get_elem_svarint(struct tidl_reader *r, int64_t *ret)
+{
+    uint64_t u;
+    int rc = left(r) >= 10 ? get_varint_fast(r, &u) : tidl_get_uvarint(r, &u);
+    if (rc < 0)
+        return rc;
+    *ret = tidl_unzigzag(u);
+    return 0;
+}
+
 int tidl_get_i64_elems(struct tidl_reader *r, int64_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        int rc = left(r) >= 10 ? get_varint_fast(r, &u) : tidl_get_uvarint(r, &u);
+        int rc = get_elem_svarint(r, &out[i]);
         if (rc < 0)
             return rc;
-        out[i] = tidl_unzigzag(u);
     }
     return 0;
 }
@@ -241,14 +249,10 @@ int tidl_get_i64_elems(struct tidl_reader *r, int64_t *out, size_t n)
 int tidl_get_i32_elems(struct tidl_reader *r, int32_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        int rc = left(r) >= 10 ? get_varint_fast(r, &u) : tidl_get_uvarint(r, &u);
-        if (rc < 0)
+        int64_t v;
+        int rc = get_elem_svarint(r, &v);
+        if (rc < 0 || (rc = narrow_i32(r, v, &out[i])) < 0)
             return rc;
-        int64_t v = tidl_unzigzag(u);
-        if (v < INT32_MIN || v > INT32_MAX)
-            return err_set(r->e, FLOE_EPROTO, "value %lld out of i32 range", (long long)v);
-        out[i] = (int32_t)v;
     }
     return 0;
 }
@@ -265,15 +269,22 @@ int tidl_get_double_elems(struct tidl_reader *r, double *out, size_t n)
     return 0;
 }
 
+static int bool_byte(struct tidl_reader *r, uint8_t c, bool *ret)
+{
+    if (c > 1)
+        return err_set(r->e, FLOE_EPROTO, "bool byte %u is neither 0 nor 1", c);
+    *ret = c == 1;
+    return 0;
+}
+
 int tidl_get_bool_elems(struct tidl_reader *r, bool *out, size_t n)
 {
     if (n > left(r))
         return truncated(r, "list of bools");
     for (size_t i = 0; i < n; i++) {
-        uint8_t c = r->p[i];
-        if (c > 1)
-            return err_set(r->e, FLOE_EPROTO, "bool byte %u is neither 0 nor 1", c);
-        out[i] = c == 1;
+        int rc = bool_byte(r, r->p[i], &out[i]);
+        if (rc < 0)
+            return rc;
     }
     r->p += n;
     return 0;
@@ -293,11 +304,7 @@ int tidl_get_bool_elem(struct tidl_reader *r, bool *ret)
 {
     if (r->p >= r->end)
         return truncated(r, "bool");
-    uint8_t c = *r->p++;
-    if (c > 1)
-        return err_set(r->e, FLOE_EPROTO, "bool byte %u is neither 0 nor 1", c);
-    *ret = c == 1;
-    return 0;
+    return bool_byte(r, *r->p++, ret);
 }
 
 /* Reads a length prefix and checks it against limits and the bytes left. */
