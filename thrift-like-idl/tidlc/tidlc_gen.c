@@ -150,6 +150,21 @@ static void gen_enum_h(const struct def *d)
     P("int %s_from_name(const char *name, int32_t *ret);\n\n", d->cname);
 }
 
+/* The signature of a list field's x_add_<field> helper, then end (";" or a body opening). */
+static void gen_add_sig(const struct def *d, const struct field *f, const char *end)
+{
+    const char *n = d->cname;
+    const struct type *et = f->t->elem;
+    if (et->k == K_STRUCT)
+        P("struct %s *%s_add_%s(struct %s *x)%s", et->def->cname, n, f->name, n, end);
+    else if (et->k == K_STRING)
+        P("void %s_add_%s(struct %s *x, const char *v)%s", n, f->name, n, end);
+    else if (et->k == K_BINARY)
+        P("void %s_add_%s(struct %s *x, const void *data, size_t len)%s", n, f->name, n, end);
+    else
+        P("void %s_add_%s(struct %s *x, %s)%s", n, f->name, n, decl(et, "v", false), end);
+}
+
 static void gen_struct_h(const struct def *d)
 {
     P("/* %s */\nstruct %s {\n", d->name, d->cname);
@@ -187,17 +202,8 @@ static void gen_struct_h(const struct def *d)
     P("void %s_defaults(struct %s *x);\n", n, n);
     for (int i = 0; i < d->fields.n; i++) {
         struct field *f = d->fields.v[i];
-        if (f->t->k != K_LIST)
-            continue;
-        const struct type *et = f->t->elem;
-        if (et->k == K_STRUCT)
-            P("struct %s *%s_add_%s(struct %s *x);\n", et->def->cname, n, f->name, n);
-        else if (et->k == K_STRING)
-            P("void %s_add_%s(struct %s *x, const char *v);\n", n, f->name, n);
-        else if (et->k == K_BINARY)
-            P("void %s_add_%s(struct %s *x, const void *data, size_t len);\n", n, f->name, n);
-        else
-            P("void %s_add_%s(struct %s *x, %s);\n", n, f->name, n, decl(et, "v", false));
+        if (f->t->k == K_LIST)
+            gen_add_sig(d, f, ";\n");
     }
     P("\n");
 }
@@ -574,14 +580,7 @@ static void gen_struct_c(const struct def *d)
         if (f->t->k != K_LIST)
             continue;
         const struct type *et = f->t->elem;
-        if (et->k == K_STRUCT)
-            P("struct %s *%s_add_%s(struct %s *x)\n{\n", et->def->cname, n, f->name, n);
-        else if (et->k == K_STRING)
-            P("void %s_add_%s(struct %s *x, const char *v)\n{\n", n, f->name, n);
-        else if (et->k == K_BINARY)
-            P("void %s_add_%s(struct %s *x, const void *data, size_t len)\n{\n", n, f->name, n);
-        else
-            P("void %s_add_%s(struct %s *x, %s)\n{\n", n, f->name, n, decl(et, "v", false));
+        gen_add_sig(d, f, "\n{\n");
         P("    void *arr = x->%s;\n", f->name);
         P("    %s = tidl_array_add(&arr, &x->%s_len, sizeof(*x->%s));\n", decl(et, "p", true), f->name, f->name);
         P("    x->%s = arr;\n", f->name);
