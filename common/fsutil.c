@@ -27,29 +27,12 @@
 
 static atomic_uint tmp_counter;
 
-int fs_write_full(int fd, const void *data, size_t len)
+/* Writes all of data: at off with pwrite when positional, else with write. */
+static int write_all(int fd, const void *data, size_t len, off_t off, bool positional)
 {
     const char *p = data;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int fs_pwrite_full(int fd, const void *data, size_t len, off_t off)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
+        ssize_t n = positional ? pwrite(fd, p, len, off) : write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -62,6 +45,16 @@ int fs_pwrite_full(int fd, const void *data, size_t len, off_t off)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int fs_write_full(int fd, const void *data, size_t len)
+{
+    return write_all(fd, data, len, 0, false);
+}
+
+int fs_pwrite_full(int fd, const void *data, size_t len, off_t off)
+{
+    return write_all(fd, data, len, off, true);
 }
 
 int fs_pread_full(int fd, void *data, size_t len, off_t off)
