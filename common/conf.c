@@ -198,8 +198,11 @@ static void *field(const struct conf_entry *c, void *target)
     return (char *)target + c->offset;
 }
 
-/* Copies every staged value into target, consuming staged strings. */
-static void commit(const struct conf_entry *table, size_t n, struct staged *st, void *target)
+/*
+ * Copies every staged value into target, consuming staged strings. With
+ * fresh, target may be uninitialised memory: plain stores, nothing is freed.
+ */
+static void commit(const struct conf_entry *table, size_t n, struct staged *st, void *target, bool fresh)
 {
     for (size_t i = 0; i < n; i++) {
         if (!st[i].set)
@@ -215,7 +218,8 @@ static void commit(const struct conf_entry *table, size_t n, struct staged *st, 
             break;
         case CONF_STRING: {
             char **p = field(c, target);
-            free(*p);
+            if (!fresh)
+                free(*p);
             *p = st[i].s;
             st[i].s = NULL;
             break;
@@ -260,23 +264,7 @@ int conf_defaults(const struct conf_entry *table, void *target, struct err *e)
             goto out;
         }
     }
-    /* target may be uninitialised memory: plain stores, nothing is freed */
-    for (size_t i = 0; i < n; i++) {
-        const struct conf_entry *c = &table[i];
-        switch (c->type) {
-        case CONF_INT:
-        case CONF_PORT:
-            *(int64_t *)field(c, target) = st[i].i;
-            break;
-        case CONF_BOOL:
-            *(bool *)field(c, target) = st[i].b;
-            break;
-        case CONF_STRING:
-            *(char **)field(c, target) = st[i].s;
-            st[i].s = NULL;
-            break;
-        }
-    }
+    commit(table, n, st, target, true);
 out:
     buf_release(&msg);
     staged_free(st, n);
@@ -409,7 +397,7 @@ int conf_load_string(const struct conf_entry *table, void *target, const char *n
         st[idx].set = true;
         st[idx].line = lineno;
     }
-    commit(table, n, st, target);
+    commit(table, n, st, target, false);
 out:
     buf_release(&msg);
     buf_release(&val);
@@ -452,7 +440,7 @@ int conf_set(const struct conf_entry *table, void *target, const char *key, cons
     }
     s.set = true;
     /* commit() indexes by table position; stage a one-entry view */
-    commit(c, 1, &s, target);
+    commit(c, 1, &s, target, false);
 out:
     free(s.s);
     buf_release(&msg);
