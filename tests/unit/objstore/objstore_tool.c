@@ -15,6 +15,9 @@
  *   objstore_tool [key=value...] put-dir DIR PREFIX JOBS     every file of DIR
  *   objstore_tool [key=value...] get-prefix PREFIX DIR JOBS  every object under PREFIX
  *
+ * get uses objstore_get_file (temp file, fsync, rename); get-prefix reads
+ * each object into memory and writes a plain file, like other S3 clients do.
+ *
  * At exit it prints the counters as one JSON line on stderr:
  *   {"requests":N,"retries":N,"errors":N,"bytes_up":N,"bytes_down":N,"seconds":F}
  */
@@ -53,8 +56,21 @@ static void *worker(void *arg)
         if (i >= j->n || __atomic_load_n(&j->rc, __ATOMIC_RELAXED))
             break;
         struct err e;
-        int r = j->put ? objstore_put_file(j->os, j->b[i], j->a[i], &e)
-                       : objstore_get_file(j->os, j->a[i], 0, OBJSTORE_TO_END, j->b[i], &e);
+        int r;
+        if (j->put) {
+            r = objstore_put_file(j->os, j->b[i], j->a[i], &e);
+        } else {
+            struct buf b = BUF_INIT;
+            r = objstore_get_buf(j->os, j->a[i], 0, OBJSTORE_TO_END, &b, &e);
+            if (r == 0) {
+                FILE *f = fopen(j->b[i], "we");
+                if (!f || fwrite(b.data ? b.data : "", 1, b.len, f) != b.len)
+                    r = err_errno(&e, errno ? errno : EIO, "write %s", j->b[i]);
+                if (f && fclose(f) != 0 && r == 0)
+                    r = err_errno(&e, errno, "close %s", j->b[i]);
+            }
+            buf_release(&b);
+        }
         if (r < 0) {
             pthread_mutex_lock(&j->mu);
             if (!j->rc) {
