@@ -414,14 +414,29 @@ static int check_args(struct file_cache *c, const char *id, const char *key, uin
     return 0;
 }
 
+/* A reader's open block file, reused while it reads the same block (an io_source keeps one). */
+struct fc_fd {
+    int fd;            /* -1 = none */
+    uint64_t blk, gen;
+};
+
+static int cache_read(struct file_cache *c, struct objstore *os, const char *id, const uint8_t h[16], const char *key,
+                      uint64_t obj_size, uint64_t off, size_t len, void *out, struct fc_fd *fdc, struct err *e);
+
 int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, const char *key, uint64_t obj_size,
                     uint64_t off, size_t len, void *out, struct err *e)
+{
+    uint8_t h[16];
+    hash_id(id, h);
+    return cache_read(c, os, id, h, key, obj_size, off, len, out, NULL, e);
+}
+
+static int cache_read(struct file_cache *c, struct objstore *os, const char *id, const uint8_t h[16], const char *key,
+                      uint64_t obj_size, uint64_t off, size_t len, void *out, struct fc_fd *fdc, struct err *e)
 {
     int r = check_args(c, id, key, obj_size, off, len, e);
     if (r < 0 || len == 0)
         return r;
-    uint8_t h[16];
-    hash_id(id, h);
     uint32_t idlen = (uint32_t)strlen(id);
     uint8_t *dst = out;
     uint64_t pos = off, end = off + len;
@@ -442,11 +457,17 @@ int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, c
         if (en) {
             lru_unlink(c, en);
             lru_push_head(c, en);
-            char *p = entry_path(c, h, blk);
-            int fd = open(p, O_RDONLY | O_CLOEXEC);
-            free(p);
-            uint32_t doff = en->data_off, blen = en->len;
             uint64_t gen = en->gen;
+            int fd;
+            bool reuse = fdc && fdc->fd >= 0 && fdc->blk == blk && fdc->gen == gen;
+            if (reuse) {
+                fd = fdc->fd;
+            } else {
+                char *p = entry_path(c, h, blk);
+                fd = open(p, O_RDONLY | O_CLOEXEC);
+                free(p);
+            }
+            uint32_t doff = en->data_off, blen = en->len;
             uint32_t c0 = boff / FILE_CACHE_CHUNK, c1 = (boff + n - 1) / FILE_CACHE_CHUNK;
             bool checked = true;
             for (uint32_t k = c0; k <= c1 && checked; k++)
@@ -461,7 +482,17 @@ int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, c
             pthread_mutex_unlock(&c->mu);
             r = blen == block_len(c, obj_size, blk) ? read_block(fd, doff, blen, idlen, boff, n, dst, checked)
                                                    : FLOE_ECORRUPT;
-            close(fd);
+            if (fdc && r == 0 && !reuse) {
+                /* keep this block's file open for the reader's next read */
+                if (fdc->fd >= 0)
+                    close(fdc->fd);
+                *fdc = (struct fc_fd){ fd, blk, gen };
+            } else if (fdc && r < 0 && reuse) {
+                close(fd);
+                fdc->fd = -1;
+            } else if (!reuse) {
+                close(fd);
+            }
             if (r < 0) {
                 pthread_mutex_lock(&c->mu);
                 en = lookup(c, h, blk);
@@ -776,12 +807,14 @@ struct fc_source {
     struct file_cache *c;
     struct objstore *os;
     char *id;
+    uint8_t h[16];
+    struct fc_fd fd;
 };
 
 static int src_read_at(struct io_source *s, uint64_t off, size_t len, void *out, struct err *e)
 {
     struct fc_source *f = (struct fc_source *)s;
-    return file_cache_read(f->c, f->os, f->id, s->name, s->size, off, len, out, e);
+    return cache_read(f->c, f->os, f->id, f->h, s->name, s->size, off, len, out, &f->fd, e);
 }
 
 static int src_prefetch(struct io_source *s, const struct io_range *ranges, size_t n, struct err *e)
@@ -793,6 +826,8 @@ static int src_prefetch(struct io_source *s, const struct io_range *ranges, size
 static void src_close(struct io_source *s)
 {
     struct fc_source *f = (struct fc_source *)s;
+    if (f->fd.fd >= 0)
+        close(f->fd.fd);
     free(f->id);
     free(s->name);
     free(f);
@@ -813,6 +848,8 @@ int file_cache_open_source(struct file_cache *c, struct objstore *os, const char
     f->c = c;
     f->os = os;
     f->id = xstrdup(id);
+    hash_id(id, f->h);
+    f->fd.fd = -1;
     *ret = &f->base;
     return 0;
 }

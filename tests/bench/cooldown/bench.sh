@@ -58,6 +58,7 @@ out = {"server": sys.argv[4], "floe": f,
        "awscli": {"upload_s": round(aws_s, 3), "upload_mib_s": round(aws, 1)},
        "ratios": {"upload_floe_over_awscli": round(f["upload_mib_s"] / aws, 2),
                   "warm_cold_scan_over_hot": round(f["warm_over_hot"], 3),
+                  "warm_cold_scan_over_hot_cpu": round(f["warm_over_hot_cpu"], 3),
                   "cold_fetched_over_needed": round(f["fetched_over_needed"], 4)},
        "goals": {"upload_floe_over_awscli": ">= 1.5", "warm_cold_scan_over_hot": "<= 1.15",
                  "cold_fetched_over_needed": "<= 1.1"}}
