@@ -107,6 +107,25 @@ static int swap_on_worker(struct tablet *t, void *arg, struct err *e)
     return 0;
 }
 
+/*
+ * Finishes *w and appends its stats to *segs. On success *w is freed and
+ * NULL; on failure it stays for the caller to free.
+ */
+static int finish_segment(struct segment_writer **w, struct rowset_segment **segs, int *nsegs, struct err *e)
+{
+    struct segment_stats st;
+    int r = segment_writer_finish(*w, &st, e);
+    if (r < 0)
+        return r;
+    segment_writer_free(*w);
+    *w = NULL;
+    *segs = xrealloc(*segs, (size_t)(*nsegs + 1) * sizeof(**segs));
+    (*segs)[*nsegs].size = st.size;
+    (*segs)[*nsegs].rows = st.rows;
+    (*nsegs)++;
+    return 0;
+}
+
 static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t from, size_t to, struct err *e)
 {
     size_t n = to - from + 1;
@@ -149,30 +168,13 @@ static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t
             if ((r = segment_writer_add(w, &b, done, k, e)) < 0)
                 goto out;
             done += k;
-            if (segment_writer_rows(w) >= COMPACTION_SEGMENT_ROWS) {
-                struct segment_stats st;
-                if ((r = segment_writer_finish(w, &st, e)) < 0)
-                    goto out;
-                segment_writer_free(w);
-                w = NULL;
-                segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
-                segs[nsegs].size = st.size;
-                segs[nsegs].rows = st.rows;
-                nsegs++;
-            }
+            if (segment_writer_rows(w) >= COMPACTION_SEGMENT_ROWS &&
+                (r = finish_segment(&w, &segs, &nsegs, e)) < 0)
+                goto out;
         }
     }
-    if (w) {
-        struct segment_stats st;
-        if ((r = segment_writer_finish(w, &st, e)) < 0)
-            goto out;
-        segment_writer_free(w);
-        w = NULL;
-        segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
-        segs[nsegs].size = st.size;
-        segs[nsegs].rows = st.rows;
-        nsegs++;
-    }
+    if (w && (r = finish_segment(&w, &segs, &nsegs, e)) < 0)
+        goto out;
     if ((r = fs_fsync_dir(t->data_dir, e)) < 0)
         goto out;
     struct swap_ctx c;
