@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "testutil.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -60,6 +61,33 @@ static inline struct fe_table *fx_table(struct fe_meta *m, const char *name, int
 static inline struct fe_tablet *fx_tablet(struct fe_meta *m, struct fe_table *t, int bucket)
 {
     return catalog_tablet(&m->cat, t->tablet_ids[bucket]);
+}
+
+/* Per-test set-up of a runner: quiet logs and a fresh temp dir (see fx_teardown). */
+static inline char *fx_tmpdir(void)
+{
+    log_set_level(LOG_ERROR);
+    return test_tmpdir();
+}
+
+/* fx_tmpdir, then a meta there with nbe backends and, with policy, the "cool" policy. */
+static inline struct fe_meta *fx_meta(char **ret_dir, int nbe, bool policy)
+{
+    *ret_dir = fx_tmpdir();
+    struct fe_meta *m = fx_open(*ret_dir);
+    fx_backends(m, nbe);
+    if (policy)
+        fx_policy(m);
+    return m;
+}
+
+/* Per-test tear-down: closes m (may be NULL), removes dir and frees it. */
+static inline void fx_teardown(struct fe_meta *m, char *dir)
+{
+    meta_close(m);
+    struct err e = { 0 };
+    fs_remove_all(dir, &e);
+    free(dir);
 }
 
 /* Every backend heartbeats at now. */

@@ -7,15 +7,12 @@ static char *dir;
 
 static void setup(void)
 {
-    log_set_level(LOG_ERROR);
-    dir = test_tmpdir();
+    dir = fx_tmpdir();
 }
 
 static void teardown(void)
 {
-    struct err e = { 0 };
-    fs_remove_all(dir, &e);
-    free(dir);
+    fx_teardown(NULL, dir);
 }
 
 START_TEST(schema_parse_good)

@@ -10,19 +10,12 @@ static struct fe_meta *m;
 
 static void setup(void)
 {
-    log_set_level(LOG_ERROR);
-    dir = test_tmpdir();
-    m = fx_open(dir);
-    fx_backends(m, 4);
-    fx_policy(m);
+    m = fx_meta(&dir, 4, true);
 }
 
 static void teardown(void)
 {
-    meta_close(m);
-    struct err e = { 0 };
-    fs_remove_all(dir, &e);
-    free(dir);
+    fx_teardown(m, dir);
 }
 
 static struct fe_backend *be_of(struct fe_tablet *t, int64_t replica)

@@ -42,11 +42,7 @@ static struct fe_replica *follower(void)
 
 static void setup(void)
 {
-    log_set_level(LOG_ERROR);
-    dir = test_tmpdir();
-    m = fx_open(dir);
-    fx_backends(m, 3);
-    fx_policy(m);
+    m = fx_meta(&dir, 3, true);
     struct fe_table *t = fx_table(m, "a", 1, 3, "cool");
     tb = fx_tablet(m, t, 0);
     all_report(FX_NOW);
@@ -54,10 +50,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    meta_close(m);
-    struct err e = { 0 };
-    fs_remove_all(dir, &e);
-    free(dir);
+    fx_teardown(m, dir);
 }
 
 START_TEST(confirm_is_journaled)

@@ -8,18 +8,12 @@ static struct fe_meta *m;
 
 static void setup(void)
 {
-    log_set_level(LOG_ERROR);
-    dir = test_tmpdir();
-    m = fx_open(dir);
-    fx_backends(m, 3);
+    m = fx_meta(&dir, 3, false);
 }
 
 static void teardown(void)
 {
-    meta_close(m);
-    struct err e = { 0 };
-    fs_remove_all(dir, &e);
-    free(dir);
+    fx_teardown(m, dir);
 }
 
 /* a report of every replica the FE placed on backend be */

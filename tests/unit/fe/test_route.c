@@ -8,19 +8,12 @@ static struct fe_meta *m;
 
 static void setup(void)
 {
-    log_set_level(LOG_ERROR);
-    dir = test_tmpdir();
-    m = fx_open(dir);
-    fx_backends(m, 3);
-    fx_policy(m);
+    m = fx_meta(&dir, 3, true);
 }
 
 static void teardown(void)
 {
-    meta_close(m);
-    struct err e = { 0 };
-    fs_remove_all(dir, &e);
-    free(dir);
+    fx_teardown(m, dir);
 }
 
 START_TEST(plain_rotates_over_qualifying)
