@@ -51,17 +51,38 @@ static int echo(void *ctx, const struct tt_echo_req *req, struct tt_echo_reply *
 static struct svc sv = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static const struct tt_test_service_handlers handlers = { .ctx = &sv, .echo = echo };
 
-static struct rpc_server *start_server(int port, int max_conns, size_t max_frame)
+/* A started server with the echo service, made from o. */
+static struct rpc_server *serve(const struct rpc_server_opts *o)
 {
     struct rpc_server *s;
     struct err e = { 0 };
-    struct rpc_server_opts o = { .name = "test", .host = "127.0.0.1", .port = port,
-                                 .token = &token, .workers = 4, .max_conns = max_conns,
-                                 .max_frame = max_frame };
-    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
+    ck_assert_int_eq(rpc_server_new(o, &s, &e), 0);
     ck_assert_msg(tt_test_service_register(s, &handlers, &e) == 0, "%s", err_msg(&e));
     ck_assert_msg(rpc_server_start(s, &e) == 0, "%s", err_msg(&e));
     return s;
+}
+
+static struct rpc_server *start_server(int port, int max_conns, size_t max_frame)
+{
+    struct rpc_server_opts o = { .name = "test", .host = "127.0.0.1", .port = port,
+                                 .token = &token, .workers = 4, .max_conns = max_conns,
+                                 .max_frame = max_frame };
+    return serve(&o);
+}
+
+/* Polls until the server holds want connections; fails the test after 10 s. */
+static void wait_conns(struct rpc_server *s, int want, const char *what)
+{
+    struct rpc_server_stats st;
+    int64_t deadline = time(NULL) + 10;
+    for (;;) {
+        rpc_server_get_stats(s, &st);
+        if (st.conns == want)
+            break;
+        ck_assert_msg(time(NULL) < deadline, "%s: server has %d connections", what, st.conns);
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 static struct rpc_client *client(int port, const struct auth_token *t)
@@ -226,12 +247,9 @@ START_TEST(server_impostor_refused_by_client)
 {
     /* the server has a different token: the client refuses it too, since the
      * server's refusal or proof never matches */
-    struct rpc_server *s;
     struct err e = { 0 };
     struct rpc_server_opts o = { .host = "127.0.0.1", .token = &wrong };
-    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
-    ck_assert_int_eq(tt_test_service_register(s, &handlers, &e), 0);
-    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    struct rpc_server *s = serve(&o);
     struct rpc_client *c = client(rpc_server_port(s), &token);
     ck_assert_int_eq(rpc_client_connect(c, &e), FLOE_EAUTH);
     rpc_client_free(c);
@@ -439,16 +457,8 @@ START_TEST(frame_and_connection_limits)
 
     /* two connections allowed, the third is refused; first wait until the
      * server closed the connection it dropped after the oversized frame */
+    wait_conns(s, 1, "connection dropped after the oversized frame");
     struct rpc_server_stats st;
-    int64_t deadline = time(NULL) + 10;
-    for (;;) {
-        rpc_server_get_stats(s, &st);
-        if (st.conns == 1)
-            break;
-        ck_assert_msg(time(NULL) < deadline, "server kept %d connections", st.conns);
-        struct timespec ts = { 0, 2000000 };
-        nanosleep(&ts, NULL);
-    }
     struct rpc_client *c2 = client(rpc_server_port(s), &token);
     struct rpc_client *c3 = client(rpc_server_port(s), &token);
     ck_assert_int_eq(rpc_client_connect(c2, &e), 0);
@@ -464,26 +474,15 @@ END_TEST
 
 START_TEST(idle_connections_closed_and_client_reconnects)
 {
-    struct rpc_server *s;
     struct err e = { 0 };
     struct rpc_server_opts o = { .host = "127.0.0.1", .token = &token, .idle_timeout_ms = 200 };
-    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
-    ck_assert_int_eq(tt_test_service_register(s, &handlers, &e), 0);
-    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    struct rpc_server *s = serve(&o);
     struct rpc_client *c = client(rpc_server_port(s), &token);
     struct tt_echo_reply rep;
     ck_assert_int_eq(call_echo(c, "one", 0, 0, &rep, &e), 0);
     tt_echo_reply_release(&rep);
+    wait_conns(s, 0, "idle connection never closed");
     struct rpc_server_stats st;
-    int64_t deadline = time(NULL) + 10;
-    for (;;) {
-        rpc_server_get_stats(s, &st);
-        if (st.conns == 0)
-            break;
-        ck_assert_msg(time(NULL) < deadline, "idle connection never closed");
-        struct timespec ts = { 0, 10000000 };
-        nanosleep(&ts, NULL);
-    }
     ck_assert_msg(call_echo(c, "two", 0, 0, &rep, &e) == 0, "%s", err_msg(&e));
     ck_assert_int_eq(memcmp(rep.payload.data, "two", 3), 0);
     tt_echo_reply_release(&rep);
@@ -517,13 +516,10 @@ START_TEST(partial_handshake_does_not_hold_a_worker)
 {
     /* one worker; a client sends half a hello and stalls: honest clients are
      * still served at once, and the staller is dropped after auth_timeout */
-    struct rpc_server *s;
     struct err e = { 0 };
     struct rpc_server_opts o = { .host = "127.0.0.1", .token = &token, .workers = 1,
                                  .auth_timeout_ms = 1500 };
-    ck_assert_int_eq(rpc_server_new(&o, &s, &e), 0);
-    ck_assert_int_eq(tt_test_service_register(s, &handlers, &e), 0);
-    ck_assert_int_eq(rpc_server_start(s, &e), 0);
+    struct rpc_server *s = serve(&o);
     int fd = raw_connect(rpc_server_port(s));
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_AUTH, .method = 1, .len = 32 };
     uint8_t hdr[RPC_HEADER_LEN + 8] = { 0 };
