@@ -64,6 +64,17 @@ static int read_all(const char *path, uint64_t size, struct bt_rows *out, struct
     return r;
 }
 
+/* A reader over the whole file at path (size taken from the file). */
+static struct segment_reader *open_reader(const char *path)
+{
+    struct io_source *src;
+    struct segment_reader *rd;
+    struct err e = { 0 };
+    ck_assert_int_eq(io_source_open_file(path, 0, &src, &e), 0);
+    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    return rd;
+}
+
 START_TEST(round_trip_all_types)
 {
     char *dir = test_tmpdir();
@@ -77,10 +88,7 @@ START_TEST(round_trip_all_types)
     bt_rows_sort(&want);
     bt_rows_assert_equal(&got, &want);
     /* the footer schema is the writer's */
-    struct io_source *src;
-    struct segment_reader *rd;
-    ck_assert_int_eq(io_source_open_file(path, 0, &src, &e), 0);
-    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    struct segment_reader *rd = open_reader(path);
     ck_assert(schema_equal(segment_reader_schema(rd), s));
     ck_assert_uint_eq(segment_reader_rows(rd), 50000);
     ck_assert_uint_gt(segment_reader_blocks(rd), 3);
@@ -144,10 +152,7 @@ START_TEST(empty_and_all_null)
     bt_rows_add_batch(&want, &b);
     bt_rows_sort(&want);
     bt_rows_assert_equal(&got, &want);
-    struct io_source *src;
-    struct segment_reader *rd;
-    ck_assert_int_eq(io_source_open_file(path, 0, &src, &e), 0);
-    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    struct segment_reader *rd = open_reader(path);
     ck_assert(!segment_reader_zone(rd, 0, 4)->has_minmax);
     ck_assert_uint_eq(segment_reader_zone(rd, 0, 4)->null_count, 100);
     segment_reader_free(rd);
@@ -156,8 +161,7 @@ START_TEST(empty_and_all_null)
     ck_assert_int_eq(segment_writer_open(p2, s, &w, &e), 0);
     ck_assert_int_eq(segment_writer_finish(w, &st, &e), 0);
     segment_writer_free(w);
-    ck_assert_int_eq(io_source_open_file(p2, 0, &src, &e), 0);
-    ck_assert_int_eq(segment_reader_open(src, &rd, &e), 0);
+    rd = open_reader(p2);
     ck_assert_uint_eq(segment_reader_rows(rd), 0);
     ck_assert_uint_eq(segment_reader_blocks(rd), 0);
     segment_reader_free(rd);
