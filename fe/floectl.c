@@ -52,6 +52,13 @@ static void tbl_row(struct tbl *t, ...)
     va_end(ap);
 }
 
+static void tbl_free(struct tbl *t)
+{
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+}
+
 static void tbl_print(struct tbl *t)
 {
     size_t *w = xcalloc((size_t)t->ncols, sizeof(size_t));
@@ -71,9 +78,7 @@ static void tbl_print(struct tbl *t)
         }
         printf("\n");
     }
-    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
-        free(t->cells[i]);
-    free(t->cells);
+    tbl_free(t);
     free(w);
 }
 
@@ -89,6 +94,18 @@ static void json_out(json_t *j)
     printf("%s\n", s ? s : "null");
     free(s);
     json_decref(j);
+}
+
+/* Prints a (with --json) or the table t; consumes both. */
+static void tbl_or_json(struct tbl *t, json_t *a, bool json)
+{
+    if (json) {
+        json_out(a);
+        tbl_free(t);
+    } else {
+        json_decref(a);
+        tbl_print(t);
+    }
 }
 
 static const char *type_name(int32_t t)
@@ -242,16 +259,7 @@ static int cmd_resources(struct rpc_client *cl, const struct ctl_cmd *c, struct 
                                            "bucket", x->bucket, "prefix", x->prefix, "path_style", x->path_style,
                                            "root", x->root_path, "resource_id", (json_int_t)x->resource_id));
     }
-    if (c->json) {
-        json_out(a);
-        tbl_print(&(struct tbl){ 0, t.cells, 0 });
-        for (size_t i = 0; i < t.nrows * 5; i++)
-            free(t.cells[i]);
-        free(t.cells);
-    } else {
-        json_decref(a);
-        tbl_print(&t);
-    }
+    tbl_or_json(&t, a, c->json);
     idl_list_resources_reply_release(&rp);
     return 0;
 }
@@ -421,15 +429,7 @@ static int cmd_tables(struct rpc_client *cl, const struct ctl_cmd *c, struct err
         buf_release(&sch);
         buf_release(&keys);
     }
-    if (c->json) {
-        json_out(a);
-        for (size_t i = 0; i < t.nrows * 8; i++)
-            free(t.cells[i]);
-        free(t.cells);
-    } else {
-        json_decref(a);
-        tbl_print(&t);
-    }
+    tbl_or_json(&t, a, c->json);
     idl_list_tables_reply_release(&rp);
     return 0;
 }
@@ -488,15 +488,7 @@ static int cmd_tablets(struct rpc_client *cl, const struct ctl_cmd *c, struct er
                                 json_integer(rep->remote_bytes));
         }
     }
-    if (c->json) {
-        json_out(a);
-        for (size_t i = 0; i < t.nrows * 11; i++)
-            free(t.cells[i]);
-        free(t.cells);
-    } else {
-        json_decref(a);
-        tbl_print(&t);
-    }
+    tbl_or_json(&t, a, c->json);
     idl_list_tablets_reply_release(&rp);
     return 0;
 }
