@@ -12,7 +12,8 @@ For every tablet whose replicas report a cooldown conf (term >= 1):
   - the current uploader's meta data/{tablet}/{replica}.{term}.meta, if
     present, parses and names the tablet, replica and term;
   - every segment object it references exists with the size it records.
-With --be-meta DIR (a BE's storage_root/meta, repeatable), every remote
+--allow-bad-meta skips a current meta that does not parse (a test planted
+it) instead of failing. With --be-meta DIR (a BE's storage_root/meta, repeatable), every remote
 rowset in every replica's own tablet meta must exist too, with its size:
 that is invariant 1 (no object a replica's meta references is deleted),
 including followers that have not caught up yet and stopped BEs.
@@ -29,7 +30,8 @@ def main():
     args = sys.argv[1:]
     no_orphans = "--no-orphans" in args
     quiet = "--quiet" in args
-    args = [a for a in args if a not in ("--no-orphans", "--quiet")]
+    allow_bad_meta = "--allow-bad-meta" in args
+    args = [a for a in args if a not in ("--no-orphans", "--quiet", "--allow-bad-meta")]
     be_meta_dirs = []
     while "--be-meta" in args:
         i = args.index("--be-meta")
@@ -79,7 +81,8 @@ def main():
         try:
             m = json.loads(read(key))
         except Exception as ex:
-            errors.append("%s: does not parse: %s" % (key, ex))
+            if not allow_bad_meta:
+                errors.append("%s: does not parse: %s" % (key, ex))
             continue
         if m.get("tablet_id") != tid or m.get("replica_id") != upl or m.get("term") != term:
             errors.append("%s: names tablet %s replica %s term %s" % (key, m.get("tablet_id"), m.get("replica_id"), m.get("term")))
