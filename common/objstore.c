@@ -455,6 +455,8 @@ out:
 
 int objstore_put(struct objstore *os, const char *key, const void *data, size_t len, struct err *e)
 {
+    if (!data && len)
+        return err_set(e, FLOE_EBADREQ, "objstore put '%s': no data for %zu bytes", key ? key : "", len);
     struct objstore_src src = {.mem = data ? data : "", .fd = -1, .len = len};
     return put_src(os, key, &src, e);
 }
