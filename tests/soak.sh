@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Soak: a 3-BE cluster on loopback, built with ASan+UBSan, under concurrent
+# loads, scans, cooling (5 s ttl to the embedded local object store),
+# compaction and remote GC for a bounded time. Not part of tests/run.sh.
+#
+#   tests/soak.sh [MINUTES]     default 5, at most 720
+#
+# Env: FLOE_BUILD=DIR uses an existing build instead of building build-asan;
+# FLOE_KEEP_TMP=1 keeps the cluster's directory.
+#
+# Checks continuously: every scan returns each loaded key exactly once (no
+# loss, no duplicates; a scan running beside a load sees the rows before or
+# after it, never a part); at the end: a final full verification, objects
+# present remotely, no sanitizer report in any node log, every node alive.
+# Prints one summary line and a JSON object; exits non-zero on any error.
+set -uo pipefail
+minutes=${1:-5}
+[[ $minutes =~ ^[0-9]+$ ]] && [ "$minutes" -ge 1 ] && [ "$minutes" -le 720 ] ||
+    { echo "soak: MINUTES must be 1..720, got '$minutes'" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ -z "${FLOE_BUILD:-}" ]; then
+    FLOE_BUILD=$root/build-asan
+    if [ ! -f "$FLOE_BUILD/build.ninja" ]; then
+        meson setup "$FLOE_BUILD" -Dfaults=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null ||
+            { echo "soak: meson setup failed" >&2; exit 1; }
+    fi
+    ninja -C "$FLOE_BUILD" -j2 >/dev/null || { echo "soak: build failed (ninja -C $FLOE_BUILD)" >&2; exit 1; }
+fi
+export FLOE_BUILD FLOE_ROOT=$root
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+
+. "$root/tests/integration/lib/common.sh"
+. "$root/tests/integration/lib/cluster.sh"
+
+CLUSTER_READY_S=120
+CLUSTER_BE_CONF="remote_gc_grace_s = 5
+remote_gc_interval_s = 5
+compaction_interval_s = 2"
+cluster_init 3
+cluster_start || { echo "soak: cluster did not start" >&2; cluster_dump_logs; exit 1; }
+
+errors=0
+err() { echo "soak: ERROR $*" >&2; errors=$((errors + 1)); }
+fctl resource create soakres --type local --root "$CLUSTER_REMOTE" >/dev/null || err "resource create"
+fctl policy create soak5s --resource soakres --cooldown-ttl 5s >/dev/null || err "policy create"
+fctl table create soak --schema "k:int64,ts:timestamp,v:double,s:string?" --key k --buckets 4 --replicas 3 \
+    --policy soak5s >/dev/null || err "table create"
+
+gen() { python3 "$root/tests/integration/lib/gen_rows.py" "$@"; }
+deadline=$(( $(date +%s) + minutes * 60 ))
+S=$T/soak; mkdir -p "$S"
+echo 0 >"$S/committed"         # keys 0..committed-1 are loaded and visible
+
+# loader: batches of 2000 rows with the next keys; committed moves only after
+# floectl reports success
+loader() {
+    local next=0 n=2000 errs=0
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        gen "$next" "$n" >"$S/batch.csv"
+        echo "$((next + n))" >"$S/loading"
+        if fctl load soak "$S/batch.csv" >/dev/null 2>>"$S/loader.err"; then
+            next=$((next + n)); echo "$next" >"$S/committed"
+        else
+            errs=$((errs + 1))
+            # a failed load must leave nothing visible: the next batch reuses the keys
+        fi
+    done
+    echo "$errs" >"$S/loader.errors"
+}
+
+# verify LO HI: the scan succeeds and has keys 0..K-1 once each, for some
+# LO <= K <= HI. Returns 2 when the scan itself failed (an error, not wrong rows).
+verify() {
+    if ! fctl scan soak --columns k --format csv >"$S/scan.out" 2>>"$S/scan.err"; then
+        echo "scan failed: $(tail -1 "$S/scan.err")" >>"$S/scan.bad"
+        return 2
+    fi
+    python3 -c '
+import sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+ks = sorted(int(l) for l in open(sys.argv[3]) if l.strip() and l.strip() != "k")
+k = len(ks)
+ok = lo <= k <= hi and ks == list(range(k))
+if not ok:
+    print("scan: %d rows, %d distinct, want 0..K-1 with %d <= K <= %d" % (k, len(set(ks)), lo, hi), file=sys.stderr)
+print(k)
+sys.exit(0 if ok else 1)' "$1" "$2" "$S/scan.out" 2>>"$S/scan.bad"
+}
+
+scanner() {
+    local scans=0 bad=0 failed=0 lo hi rc
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        lo=$(cat "$S/committed"); hi=$(cat "$S/loading" 2>/dev/null || echo "$lo")
+        verify "$lo" "$((hi + 2000))" >/dev/null; rc=$?
+        case $rc in 0) scans=$((scans + 1)) ;; 2) failed=$((failed + 1)) ;; *) bad=$((bad + 1)) ;; esac
+    done
+    echo "$scans $bad $failed" >"$S/scanner.out"
+}
+
+loader & lp=$!; track_pid $lp
+scanner & sp=$!; track_pid $sp
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    sleep 10
+    printf 'soak: %4ds left, rows committed %s, remote objects %s\n' $(( deadline - $(date +%s) )) \
+        "$(cat "$S/committed")" "$(local_objects)"
+done
+wait $lp; wait $sp
+
+committed=$(cat "$S/committed")
+read -r scans badscans failedscans <"$S/scanner.out"
+loaderr=$(cat "$S/loader.errors")
+[ "$badscans" -eq 0 ] || err "$badscans scans returned wrong rows without an error ($(grep -m1 '^scan:' "$S/scan.bad"))"
+[ "$failedscans" -eq 0 ] || err "$failedscans scans failed ($(grep -m1 '^scan failed' "$S/scan.bad"))"
+# let the last rows cool down, then verify once more
+wait_for 60 tablets_true soak 'all(x.get("cooldowned_version", 0) > 0 for x in r)' || err "no tablet cooled down"
+verified=$(verify "$committed" "$committed") || err "final scan: $(tail -1 "$S/scan.bad")"
+objects=$(local_objects)
+[ "$objects" -gt 0 ] || err "no objects in the remote store"
+for i in 1 2 3; do be_alive $i || err "be$i died"; done
+fe_alive || err "fe died"
+san=$(grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/fe/log "$T"/be*/log 2>/dev/null | wc -l)
+[ "$san" -eq 0 ] || err "sanitizer reports in $san node logs"
+
+# graceful stop, so leak reports at exit land in the logs too
+for i in 1 2 3; do be_stop $i; done; fe_stop
+san2=$(grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/fe/log "$T"/be*/log 2>/dev/null | wc -l)
+[ "$san2" -eq 0 ] || { err "sanitizer reports at exit in $san2 node logs"; grep -h -A5 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/fe/log "$T"/be*/log | head -40 >&2; }
+
+echo "soak: ${minutes} min, rows loaded $committed, rows verified ${verified:-0}, scans $scans (failed $failedscans, wrong $badscans), load errors $loaderr, remote objects $objects, errors $errors"
+printf '{"minutes": %d, "rows_loaded": %d, "rows_verified": %d, "scans": %d, "scans_failed": %d, "scans_wrong": %d, "load_errors": %d, "remote_objects": %d, "errors": %d}\n' \
+    "$minutes" "$committed" "${verified:-0}" "$scans" "$failedscans" "$badscans" "$loaderr" "$objects" "$errors"
+[ $errors -eq 0 ]
