@@ -17,7 +17,8 @@
 # spec to the start function: be_start 2 "cooldown.after_upload=crash".
 # Config: CLUSTER_FE_CONF / CLUSTER_BE_CONF hold extra "key = value" lines
 # that are appended (and override the defaults below), e.g. a short
-# cooldown_replica_timeout_s. Keys the binary does not list in --help-config
+# cooldown_replica_timeout_s; BE_CONF_EXTRA[I] adds lines for BE I only
+# (call cluster_write_confs and restart the node after changing it). Keys the binary does not list in --help-config
 # are left out with a note in the node's log dir, so the harness keeps
 # working while keys are added.
 #
@@ -29,7 +30,7 @@ FE_PID=
 FE_RPC_PORT=
 FE_HTTP_PORT=
 FE_FAULTS=
-declare -a BE_PID=() BE_RPC_PORT=() BE_HTTP_PORT=() BE_FAULTS=()
+declare -a BE_PID=() BE_RPC_PORT=() BE_HTTP_PORT=() BE_FAULTS=() BE_CONF_EXTRA=()
 CLUSTER_FE_CONF=${CLUSTER_FE_CONF:-}
 CLUSTER_BE_CONF=${CLUSTER_BE_CONF:-}
 CLUSTER_TOKEN=$T/cluster.token
@@ -141,6 +142,7 @@ remote_gc_grace_s = 2
 file_cache_dir = $T/be$i/cache
 file_cache_capacity_mb = 256
 $CLUSTER_BE_CONF
+${BE_CONF_EXTRA[$i]:-}
 EOF
     done
 }
