@@ -8,6 +8,7 @@
 #
 #   BENCH_TABLETS (4)  BENCH_ROWSETS (8)  BENCH_ROWS per rowset (400000)
 #   BENCH_SERVER  s3rver | swift (s3rver)
+#   BENCH_STORE_OPTS  extra resource settings, e.g. "multipart_threshold=8388608 part_size=8388608"
 #   FLOE_BUILD    build dir (default <repo>/build-bench, debugoptimized)
 set -euo pipefail
 
@@ -41,7 +42,8 @@ fi
 ep=${P}_ENDPOINT; bucket=${P}_BUCKET; ak=${P}_ACCESS_KEY; sk=${P}_SECRET_KEY; region=${P}_REGION
 mkdir -p "$T/copy"
 floe=$("$bin" "$T/run" "$tablets" "$rowsets" "$rows" "$T/copy" type=s3 endpoint="${!ep}" region="${!region}" \
-    bucket="${!bucket}" path_style=true credentials=explicit access_key="${!ak}" secret_key="${!sk}" prefix=floe)
+    bucket="${!bucket}" path_style=true credentials=explicit access_key="${!ak}" secret_key="${!sk}" prefix=floe \
+    ${BENCH_STORE_OPTS:-})
 
 t0=$(date +%s.%N)
 AWS_ACCESS_KEY_ID=${!ak} AWS_SECRET_ACCESS_KEY=${!sk} AWS_DEFAULT_REGION=${!region} AWS_EC2_METADATA_DISABLED=true \
