@@ -160,6 +160,37 @@ static int do_heartbeat(struct fe_client *c, struct err *e)
     return 0;
 }
 
+void fe_client_apply_cooldown_confs(void *hooks, const struct idl_cooldown_conf *confs, size_t n)
+{
+    const struct be_service_hooks *h = hooks;
+    if (!h || !h->push_cooldown_conf || n == 0)
+        return;
+    struct idl_push_cooldown_conf_req req;
+    struct idl_push_cooldown_conf_reply rep;
+    struct err e = { 0 };
+    idl_push_cooldown_conf_req_init(&req);
+    idl_push_cooldown_conf_reply_init(&rep);
+    for (size_t i = 0; i < n; i++) {
+        struct idl_cooldown_conf *c = idl_push_cooldown_conf_req_add_confs(&req);
+        c->tablet_id = confs[i].tablet_id;
+        c->cooldown_replica_id = confs[i].cooldown_replica_id;
+        c->cooldown_term = confs[i].cooldown_term;
+    }
+    if (h->push_cooldown_conf(h->ctx, &req, &rep, &e) < 0) {
+        log_warn("cooldown confs from the report reply: %s", err_msg(&e));
+    } else {
+        for (size_t i = 0; i < rep.tablets_len; i++) {
+            if (rep.tablets[i].code == 0)
+                tlog_info(rep.tablets[i].tablet_id, "cooldown conf from the FE's report reply applied");
+            else if (rep.tablets[i].code != FLOE_ESTALE_TERM)
+                tlog_warn(rep.tablets[i].tablet_id, "cooldown conf from the FE's report reply refused: %s",
+                          rep.tablets[i].message ? rep.tablets[i].message : err_str(rep.tablets[i].code));
+        }
+    }
+    idl_push_cooldown_conf_reply_release(&rep);
+    idl_push_cooldown_conf_req_release(&req);
+}
+
 static int do_report(struct fe_client *c, struct err *e)
 {
     struct idl_tablet_report_req req;

@@ -4,8 +4,8 @@
  * {storage_root}/backend_id.json, so a restarted BE keeps its identity),
  * then sends a heartbeat and a full tablet report every report interval.
  * Several FE addresses may be given ("h1:p1,h2:p2"); on an error the next
- * one is tried. Cooldown confs the FE sends back with a report are handed to
- * a callback.
+ * one is tried. Cooldown confs the FE sends back with a report (the FE's conf
+ * for replicas that reported another one) are handed to a callback.
  */
 #ifndef FLOE_BE_FE_CLIENT_H
 #define FLOE_BE_FE_CLIENT_H
@@ -30,6 +30,13 @@ struct fe_client_opts {
     void (*on_cooldown_confs)(void *ctx, const struct idl_cooldown_conf *confs, size_t n);
     void *ctx;
 };
+
+/*
+ * An on_cooldown_confs callback (ctx = const struct be_service_hooks *):
+ * applies confs from a report reply through the hooks' push_cooldown_conf,
+ * exactly like a push from the FE (a term that is not higher is ignored).
+ */
+void fe_client_apply_cooldown_confs(void *hooks, const struct idl_cooldown_conf *confs, size_t n);
 
 /* Loads a persisted backend id (0 if none; FLOE_ECORRUPT for a damaged file). */
 int fe_client_load_identity(const char *storage_root, int64_t *ret_id, char node_uuid[UUID_STR_LEN], struct err *e);

@@ -227,6 +227,7 @@ int main(int argc, char **argv)
             .fe_address = cf.fe_address, .token = &token, .storage_root = cf.storage_root, .host = cf.host,
             .rpc_port = rpc_server_port(srv), .http_port = httpd_port(http),
             .report_interval_s = cf.report_interval_s, .svc = svc, .backend_id = &backend_id,
+            .on_cooldown_confs = fe_client_apply_cooldown_confs, .ctx = &so.hooks,
         };
         if (fe_client_start(&fo, &fec, &e) < 0)
             goto fail;

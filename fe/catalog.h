@@ -96,6 +96,7 @@ struct fe_replica {
     char rep_meta_id[UUID_STR_LEN];
     uint8_t missing_reports;   /* consecutive backend reports without it */
     int64_t republished_version; /* soft: the version whose publish was re-sent to it (once per version) */
+    bool push_pending;         /* soft: its cooldown conf push failed or was deferred; retried next pass */
 };
 
 struct fe_tablet {

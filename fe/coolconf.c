@@ -209,12 +209,30 @@ void coolconf_collect_pushes(struct catalog *c, struct coolconf_push_vec *out)
 {
     for (size_t i = 0; i < c->tablets.cap; i++) {
         struct fe_tablet *t = c->tablets.slots[i].val;
-        if (!c->tablets.slots[i].key || !t->push_needed)
+        if (!c->tablets.slots[i].key)
             continue;
+        bool all = t->push_needed;
         t->push_needed = false;
-        if (t->cooldown_term == 0)
-            continue;
-        for (int k = 0; k < t->nreplicas; k++)
-            coolconf_push_vec_add(out, t->replicas[k].backend_id, t);
+        for (int k = 0; k < t->nreplicas; k++) {
+            struct fe_replica *r = &t->replicas[k];
+            bool one = r->push_pending;
+            r->push_pending = false;
+            if (t->cooldown_term != 0 && (all || one))
+                coolconf_push_vec_add(out, r->backend_id, t);
+        }
     }
+}
+
+int coolconf_push_failed(struct catalog *c, const struct coolconf_push *p)
+{
+    struct fe_tablet *t = catalog_tablet(c, p->tablet_id);
+    if (!t || t->cooldown_term != p->term || t->cooldown_replica_id != p->cooldown_replica_id)
+        return 0;
+    int n = 0;
+    for (int k = 0; k < t->nreplicas; k++)
+        if (t->replicas[k].backend_id == p->backend_id) {
+            t->replicas[k].push_pending = true;
+            n++;
+        }
+    return n;
 }

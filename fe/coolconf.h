@@ -84,8 +84,16 @@ struct coolconf_push_vec {
 void coolconf_push_vec_add(struct coolconf_push_vec *pv, int64_t backend, const struct fe_tablet *t);
 void coolconf_push_vec_release(struct coolconf_push_vec *pv);
 
-/* Appends a push for every replica of every push_needed tablet and clears
- * the flag (a lost push is repaired by the next report's mismatch). */
+/* Appends a push for every replica of every push_needed tablet and for every
+ * replica marked push_pending, and clears the flags. A push that fails again
+ * is marked again (coolconf_push_failed); a replica that reports a conf
+ * other than the FE's also gets it back with the report's reply. */
 void coolconf_collect_pushes(struct catalog *c, struct coolconf_push_vec *out);
+
+/* A push that was not delivered (backend unreachable, or a push to it still
+ * in flight): marks the replica of p->tablet_id on p->backend_id push_pending
+ * so the next collect sends it again, unless the tablet's conf changed since
+ * (then a newer push is on its way anyway). Returns the replicas marked. */
+int coolconf_push_failed(struct catalog *c, const struct coolconf_push *p);
 
 #endif

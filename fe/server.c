@@ -179,8 +179,8 @@ static void be_client_free(struct be_client *bc)
 {
     if (!bc)
         return;
-    rpc_client_free(bc->c[0]);
-    rpc_client_free(bc->c[1]);
+    for (int i = 0; i < BE_CHANS; i++)
+        rpc_client_free(bc->c[i]);
     free(bc->host);
     free(bc);
 }
@@ -213,9 +213,11 @@ int fe_be_client(struct fe_server *s, int64_t backend_id, enum be_chan ch, struc
         bc->backend_id = backend_id;
         bc->host = xstrdup(host);
         bc->port = port;
-        for (int i = 0; i < 2 && r == 0; i++) {
+        for (int i = 0; i < BE_CHANS && r == 0; i++) {
             struct rpc_client_opts o = { .host = host, .port = port, .token = &s->token,
-                                         .connect_timeout_ms = 3000, .call_timeout_ms = i == BE_CTL ? 120000 : 300000 };
+                                         .connect_timeout_ms = i == BE_PUSH ? FE_PUSH_CONNECT_MS : 3000,
+                                         .call_timeout_ms = i == BE_PUSH ? FE_PUSH_CALL_MS
+                                                            : i == BE_CTL ? 120000 : 300000 };
             r = rpc_client_new(&o, &bc->c[i], e);
         }
         if (r < 0) {
@@ -232,43 +234,75 @@ int fe_be_client(struct fe_server *s, int64_t backend_id, enum be_chan ch, struc
 
 /* ---- asynchronous sends ---- */
 
+/*
+ * Cooldown conf pushes: one job per backend, all backends at once on the
+ * pusher pool, over the short-timeout push channel, so a dead or hung
+ * backend costs one thread for at most FE_PUSH_CONNECT_MS / FE_PUSH_CALL_MS
+ * and never holds up the others. At most one push per backend is in flight;
+ * confs for a backend that is still busy, and confs whose push failed, are
+ * marked pending on their replicas and sent again by the next conf pass.
+ */
 struct push_job {
     struct fe_server *s;
     int64_t backend_id;
     struct idl_push_cooldown_conf_req req;
 };
 
+/* Catalog lock held. */
+static void push_mark_pending(struct fe_server *s, int64_t backend_id, const struct idl_push_cooldown_conf_req *req)
+{
+    for (size_t i = 0; i < req->confs_len; i++) {
+        struct coolconf_push p = { .backend_id = backend_id, .tablet_id = req->confs[i].tablet_id,
+                                   .cooldown_replica_id = req->confs[i].cooldown_replica_id,
+                                   .term = req->confs[i].cooldown_term };
+        coolconf_push_failed(&s->meta->cat, &p);
+    }
+}
+
+static void push_job_free(struct push_job *j)
+{
+    idl_push_cooldown_conf_req_release(&j->req);
+    free(j);
+}
+
 static void push_job_run(void *arg)
 {
     struct push_job *j = arg;
+    struct fe_server *s = j->s;
     struct rpc_client *cl;
     struct err e = { 0 };
     struct idl_push_cooldown_conf_reply rep;
+    bool ok = false;
     if (FAULT_ON("fe.push.drop")) {
         log_warn("fault fe.push.drop: %zu cooldown confs to backend %lld dropped", j->req.confs_len,
                  (long long)j->backend_id);
-        idl_push_cooldown_conf_req_release(&j->req);
-        free(j);
-        return;
+        ok = true;   /* lost on the way: only the reports repair it */
+        goto done;
     }
-    if (FAULT_ON("fe.push.repeat") && fe_be_client(j->s, j->backend_id, BE_CTL, &cl, &e) == 0 &&
+    if (FAULT_ON("fe.push.repeat") && fe_be_client(s, j->backend_id, BE_PUSH, &cl, &e) == 0 &&
         idl_backend_service_push_cooldown_conf(cl, &j->req, &rep, &e) == 0)
         idl_push_cooldown_conf_reply_release(&rep);
-    if (fe_be_client(j->s, j->backend_id, BE_CTL, &cl, &e) == 0 &&
+    if (fe_be_client(s, j->backend_id, BE_PUSH, &cl, &e) == 0 &&
         idl_backend_service_push_cooldown_conf(cl, &j->req, &rep, &e) == 0) {
-        metrics_add(j->s->m.pushes, (int64_t)j->req.confs_len);
+        ok = true;
+        metrics_add(s->m.pushes, (int64_t)j->req.confs_len);
         for (size_t i = 0; i < rep.tablets_len; i++)
             if (rep.tablets[i].code != 0 && rep.tablets[i].code != FLOE_ESTALE_TERM)
                 tlog_warn(rep.tablets[i].tablet_id, "backend %lld refused the cooldown conf: %s",
                           (long long)j->backend_id, rep.tablets[i].message ? rep.tablets[i].message : "");
         idl_push_cooldown_conf_reply_release(&rep);
     } else {
-        metrics_inc(j->s->m.push_errors);
-        log_debug("push of %zu cooldown confs to backend %lld failed (the next report re-pushes): %s",
+        metrics_inc(s->m.push_errors);
+        log_debug("push of %zu cooldown confs to backend %lld failed (retried next pass): %s",
                   j->req.confs_len, (long long)j->backend_id, err_msg(&e));
     }
-    idl_push_cooldown_conf_req_release(&j->req);
-    free(j);
+done:
+    pthread_mutex_lock(&s->lock);
+    idmap_del(&s->push_busy, j->backend_id);
+    if (!ok)
+        push_mark_pending(s, j->backend_id, &j->req);
+    pthread_mutex_unlock(&s->lock);
+    push_job_free(j);
 }
 
 void fe_send_pushes(struct fe_server *s, struct coolconf_push_vec *pv)
@@ -290,9 +324,29 @@ void fe_send_pushes(struct fe_server *s, struct coolconf_push_vec *pv)
         c->cooldown_replica_id = p->cooldown_replica_id;
         c->cooldown_term = p->term;
     }
-    for (size_t i = 0; i < jobs.cap; i++)
-        if (jobs.slots[i].key && tpool_submit(s->sender, push_job_run, jobs.slots[i].val) < 0)
-            push_job_run(jobs.slots[i].val);
+    for (size_t i = 0; i < jobs.cap; i++) {
+        struct push_job *j = jobs.slots[i].val;
+        if (!jobs.slots[i].key)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        bool busy = idmap_get(&s->push_busy, j->backend_id) != NULL;
+        if (busy)
+            push_mark_pending(s, j->backend_id, &j->req);
+        else
+            idmap_put(&s->push_busy, j->backend_id, (void *)1);
+        pthread_mutex_unlock(&s->lock);
+        if (busy) {
+            log_debug("a push to backend %lld is still in flight: %zu confs deferred to the next pass",
+                      (long long)j->backend_id, j->req.confs_len);
+            push_job_free(j);
+        } else if (tpool_try_submit(s->pusher, push_job_run, j) < 0) {
+            pthread_mutex_lock(&s->lock);
+            idmap_del(&s->push_busy, j->backend_id);
+            push_mark_pending(s, j->backend_id, &j->req);
+            pthread_mutex_unlock(&s->lock);
+            push_job_free(j);
+        }
+    }
     idmap_release(&jobs);
     coolconf_push_vec_release(pv);
 }
@@ -811,7 +865,8 @@ int fe_server_start(const struct fe_conf *conf, struct fe_server **ret, struct e
     s->meta->checkpoint_every = conf->checkpoint_records;
     s->epoch = s->meta->cat.load_ms;
     s->sender = tpool_new("fe-send", 4, 4096);
-    if (!s->sender) {
+    s->pusher = tpool_new("fe-push", FE_PUSH_THREADS, 4096);
+    if (!s->sender || !s->pusher) {
         r = err_set(e, FLOE_EINTERNAL, "cannot start the sender threads");
         goto fail;
     }
@@ -869,6 +924,7 @@ void fe_server_stop(struct fe_server *s)
         pthread_join(s->repair_th, NULL);
     httpd_stop(s->http);
     tpool_free(s->sender);
+    tpool_free(s->pusher);
     rpc_server_free(s->rpc);
     fe_cursors_free_all(s);
     if (s->meta && s->meta->master) {
@@ -885,6 +941,7 @@ void fe_server_stop(struct fe_server *s)
     free(s->retired);
     idmap_release(&s->cursors);
     idmap_release(&s->busy);
+    idmap_release(&s->push_busy);
     free(s->labels_running);
     meta_close(s->meta);
     auth_token_release(&s->token);

@@ -26,15 +26,20 @@ struct rpc_server;
 struct rpc_client;
 struct tpool;
 
-/* Two clients per backend: control (pushes, deletes, clones, creates) and
- * data (loads, scans), so a long load never delays a conf push. */
-enum be_chan { BE_CTL = 0, BE_DATA = 1 };
+/* Three clients per backend: control (deletes, clones, creates, pings), data
+ * (loads, scans) and push (cooldown confs, with short connect and call
+ * timeouts), so neither a long load nor a hung backend delays a conf push. */
+enum be_chan { BE_CTL = 0, BE_DATA = 1, BE_PUSH = 2 };
+#define BE_CHANS 3
+#define FE_PUSH_CONNECT_MS 1000   /* connect + handshake of a push */
+#define FE_PUSH_CALL_MS 10000     /* one push call */
+#define FE_PUSH_THREADS 16        /* backends pushed to at once */
 
 struct be_client {
     int64_t backend_id;
     char *host;
     int port;
-    struct rpc_client *c[2];
+    struct rpc_client *c[BE_CHANS];
 };
 
 struct fe_metrics {
@@ -66,7 +71,9 @@ struct fe_server {
     struct idmap cursors;            /* cursor id -> struct fe_cursor * */
     int64_t next_cursor;
 
-    struct tpool *sender;            /* async pushes, deletes, drops, pings */
+    struct tpool *sender;            /* async deletes, drops, pings */
+    struct tpool *pusher;            /* cooldown conf pushes, one job per backend at a time */
+    struct idmap push_busy;          /* backends with a push in flight (catalog lock) */
     pthread_t bg, repair_th;
     bool bg_started, repair_started;
     atomic_bool stopping;

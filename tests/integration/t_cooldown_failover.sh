@@ -47,7 +47,11 @@ check "an uploader was elected (backend id $bid1 = be$up1, term $term1)" test -n
 be_pause "$up1"
 check "paused uploader seen dead" cluster_wait_alive 2 60
 new_term() { tablets_true t "all(x['cooldown_term'] > $term1 and x['cooldown_replica_id'] != $rep1 for x in r if x['backend'] != $bid1)"; }
-check "a new cooldown replica under a higher term" wait_for 240 new_term
+# the stopped BE must not hold up the push of the new term to the live ones
+check "a new cooldown replica under a higher term" wait_for 60 new_term
+fe_term=$(tablets_field t 'r[0]["fe_cooldown_term"]')
+stopped_behind() { tablets_true t "[x['cooldown_term'] for x in r if x['backend'] == $bid1] == [$term1]"; }
+check "the stopped BE's replica missed the change (FE term $fe_term, it reports $term1)" stopped_behind
 gen 3000 2000 >"$T/b.csv"
 check "load b while the old uploader is stopped" fctl load t "$T/b.csv"
 cooled_alive() {
@@ -61,6 +65,10 @@ same_meta() {
 }
 check "every replica follows the new uploader's meta" wait_for 120 same_meta
 term2=$(tablets_field t 'r[0]["cooldown_term"]')
+at_fe_term() {
+    tablets_true t "all(x['cooldown_term'] == x['fe_cooldown_term'] and x['cooldown_replica_id'] == x['fe_cooldown_replica_id'] for x in r)"
+}
+check "the replica that was stopped during the term change is at the FE's term ($term2)" at_fe_term
 rep2=$(tablets_field t 'r[0]["cooldown_replica_id"]')
 stale_wrote_nothing() {
     local f n

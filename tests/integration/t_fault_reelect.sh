@@ -77,6 +77,11 @@ oldmeta=$CLUSTER_REMOTE/data/$tid/$old_rep.1.meta
 old_mtime=$(stat -c %Y.%N "$oldmeta" 2>/dev/null)
 if [ "$mode" = stop ]; then be_resume "$u"; else be_start "$u" "" && be_wait_up "$u"; fi
 check "old uploader back alive" cluster_wait_alive 3 30
+# it was away while the term changed: it gets the FE's conf and accepts it
+old_at_fe_term() {
+    tablets_true r1 "[(x['cooldown_replica_id'], x['cooldown_term']) for x in r if x['replica'] == $old_rep] == [($new_rep, $new_term_v)] and all(x['fe_cooldown_term'] == $new_term_v for x in r)"
+}
+check "the returned old uploader is at the FE's conf (replica $new_rep, term $new_term_v)" wait_for 30 old_at_fe_term
 # Give the returned uploader time to act on its old term (it may finish or
 # redo its old-term step), then check that nobody reads what it wrote.
 old_acted() { [ "$(stat -c %Y.%N "$oldmeta" 2>/dev/null)" != "$old_mtime" ]; }

@@ -1,6 +1,6 @@
 /* Unit tests for fe/coolconf: election on attach, each re-election reason,
  * most-caught-up choice, term+1 journaled before the push, re-push on a
- * stale report. */
+ * stale report, retry of a failed push. */
 #include "coolconf.h"
 #include "fe_fixture.h"
 #include "report.h"
@@ -184,6 +184,92 @@ START_TEST(stale_report_repushes_and_higher_term_lifts)
 }
 END_TEST
 
+/* A replica that missed two term changes (its BE was down) reports its old
+ * conf: the FE answers with the current (replica, term); a push that failed
+ * is sent again, to that replica only, by the next collect. */
+START_TEST(missed_terms_repush_and_failed_push_retries)
+{
+    struct fe_table *t = fx_table(m, "a", 1, 3, "cool");
+    struct fe_tablet *tb = fx_tablet(m, t, 0);
+    struct err e = { 0 };
+    struct coolconf_push_vec pv = { 0 };
+    coolconf_collect_pushes(&m->cat, &pv);
+    ck_assert_uint_eq(pv.n, 3);
+    coolconf_push_vec_release(&pv);
+    int64_t first = tb->cooldown_replica_id;
+    /* two re-elections while one replica's backend hears nothing */
+    for (int64_t term = 2; term <= 3; term++) {
+        catalog_replica(tb, tb->cooldown_replica_id)->state = FE_REPLICA_BAD;
+        ck_assert_int_eq(coolconf_pass(m, 0, FX_NOW, NULL, &e), 1);
+        ck_assert_int_eq(tb->cooldown_term, term);
+    }
+    for (int k = 0; k < tb->nreplicas; k++)
+        tb->replicas[k].state = FE_REPLICA_NORMAL;
+    ck_assert_int_ne(tb->cooldown_replica_id, first);
+    /* every push of term 3 failed except the one to the new uploader's backend */
+    coolconf_collect_pushes(&m->cat, &pv);
+    ck_assert_uint_eq(pv.n, 3);
+    int failed = 0;
+    for (size_t i = 0; i < pv.n; i++) {
+        ck_assert_int_eq(pv.v[i].term, 3);
+        if (pv.v[i].backend_id != be_of(tb, tb->cooldown_replica_id)->id)
+            failed += coolconf_push_failed(&m->cat, &pv.v[i]);
+    }
+    ck_assert_int_eq(failed, 2);
+    coolconf_push_vec_release(&pv);
+    ck_assert(!tb->push_needed);
+    /* the next pass elects nothing but sends the two failed pushes again */
+    ck_assert_int_eq(coolconf_pass(m, 0, FX_NOW, NULL, &e), 0);
+    coolconf_collect_pushes(&m->cat, &pv);
+    ck_assert_uint_eq(pv.n, 2);
+    for (size_t i = 0; i < pv.n; i++) {
+        ck_assert_int_ne(pv.v[i].backend_id, be_of(tb, tb->cooldown_replica_id)->id);
+        ck_assert_int_eq(pv.v[i].term, 3);
+        ck_assert_int_eq(pv.v[i].cooldown_replica_id, tb->cooldown_replica_id);
+    }
+    /* delivered this time: nothing left */
+    coolconf_push_vec_release(&pv);
+    coolconf_collect_pushes(&m->cat, &pv);
+    ck_assert_uint_eq(pv.n, 0);
+    /* a failure of a push of an older conf marks nothing (a newer one is on its way) */
+    struct coolconf_push old = { .backend_id = be_of(tb, first)->id, .tablet_id = tb->id,
+                                 .cooldown_replica_id = first, .term = 1 };
+    ck_assert_int_eq(coolconf_push_failed(&m->cat, &old), 0);
+    coolconf_collect_pushes(&m->cat, &pv);
+    ck_assert_uint_eq(pv.n, 0);
+    /* the replica still at term 1 reports: the reply carries the FE's conf */
+    struct fe_replica *stale = catalog_replica(tb, first);
+    struct report_tablet rt[1];
+    memset(rt, 0, sizeof(rt));
+    rt[0].tablet_id = tb->id;
+    rt[0].replica_id = stale->id;
+    rt[0].version = 1;
+    rt[0].cooldown_replica_id = first;
+    rt[0].cooldown_term = 1;
+    struct report_result res = { 0 };
+    ck_assert_int_eq(report_process(m, stale->backend_id, rt, 1, false, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_uint_eq(res.pushes.n, 1);
+    ck_assert_int_eq(res.pushes.v[0].backend_id, stale->backend_id);
+    ck_assert_int_eq(res.pushes.v[0].cooldown_replica_id, tb->cooldown_replica_id);
+    ck_assert_int_eq(res.pushes.v[0].term, 3);
+    ck_assert_int_eq(res.term_behind, 0);
+    report_result_release(&res);
+    /* a lower term with the right replica id is stale too */
+    rt[0].cooldown_replica_id = tb->cooldown_replica_id;
+    rt[0].cooldown_term = 2;
+    ck_assert_int_eq(report_process(m, stale->backend_id, rt, 1, false, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_uint_eq(res.pushes.n, 1);
+    ck_assert_int_eq(res.pushes.v[0].term, 3);
+    report_result_release(&res);
+    /* once it reports term 3 nothing more is sent and no election follows */
+    rt[0].cooldown_term = 3;
+    ck_assert_int_eq(report_process(m, stale->backend_id, rt, 1, false, FX_NOW, &res, NULL, &e), 0);
+    ck_assert_uint_eq(res.pushes.n, 0);
+    report_result_release(&res);
+    ck_assert_int_eq(coolconf_decide(&m->cat, tb, FX_NOW), COOLCONF_KEEP);
+}
+END_TEST
+
 START_TEST(failed_journal_means_no_election)
 {
     struct fe_table *t = fx_table(m, "a", 1, 3, "cool");
@@ -210,6 +296,7 @@ int main(void)
     tcase_add_test(tc, bad_decommissioned_dropped_reelect);
     tcase_add_test(tc, dead_backend_not_elected);
     tcase_add_test(tc, stale_report_repushes_and_higher_term_lifts);
+    tcase_add_test(tc, missed_terms_repush_and_failed_push_retries);
     tcase_add_test(tc, failed_journal_means_no_election);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
