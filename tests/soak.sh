@@ -51,7 +51,10 @@ fctl table create soak --schema "k:int64,ts:timestamp,v:double,s:string?" --key 
 gen() { python3 "$root/tests/integration/lib/gen_rows.py" "$@"; }
 deadline=$(( $(date +%s) + minutes * 60 ))
 S=$T/soak; mkdir -p "$S"
-echo 0 >"$S/committed"         # keys 0..committed-1 are loaded and visible
+# put FILE VALUE: atomic replace, so a concurrent reader never sees it empty
+put() { echo "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+put "$S/committed" 0           # keys 0..committed-1 are loaded and visible
+put "$S/loading" 0
 
 # loader: batches of 2000 rows with the next keys; committed moves only after
 # floectl reports success
@@ -59,9 +62,9 @@ loader() {
     local next=0 n=2000 errs=0
     while [ "$(date +%s)" -lt "$deadline" ]; do
         gen "$next" "$n" >"$S/batch.csv"
-        echo "$((next + n))" >"$S/loading"
+        put "$S/loading" "$((next + n))"
         if fctl load soak "$S/batch.csv" >/dev/null 2>>"$S/loader.err"; then
-            next=$((next + n)); echo "$next" >"$S/committed"
+            next=$((next + n)); put "$S/committed" "$next"
         else
             errs=$((errs + 1))
             # a failed load must leave nothing visible: the next batch reuses the keys
@@ -92,7 +95,7 @@ sys.exit(0 if ok else 1)' "$1" "$2" "$S/scan.out" 2>>"$S/scan.bad"
 scanner() {
     local scans=0 bad=0 failed=0 lo hi rc
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        lo=$(cat "$S/committed"); hi=$(cat "$S/loading" 2>/dev/null || echo "$lo")
+        lo=$(cat "$S/committed"); hi=$(cat "$S/loading")
         verify "$lo" "$((hi + 2000))" >/dev/null; rc=$?
         case $rc in 0) scans=$((scans + 1)) ;; 2) failed=$((failed + 1)) ;; *) bad=$((bad + 1)) ;; esac
     done
