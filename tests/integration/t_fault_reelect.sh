@@ -9,8 +9,9 @@
 # meta, its orphaned upload) are collected.
 #
 # REELECT_MODE=kill (default): the uploader is killed (-9) and restarted.
-# REELECT_MODE=stop: it is frozen with SIGSTOP and resumed with SIGCONT, so
-# it finishes its old-term step after the new term exists.
+# REELECT_MODE=stop (default with FLOE_TEST_FULL=1): it is frozen with
+# SIGSTOP and resumed with SIGCONT, so it finishes its old-term step after
+# the new term exists.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
@@ -53,6 +54,7 @@ check "scan of A+B has 1000 rows" test "${sum_ab%% *}" = 1000
 more_dats() { [ "$(dats)" -gt "$n0" ]; }
 check "uploader uploaded B's segments (and stalls before its meta)" wait_for 30 more_dats
 mode=${REELECT_MODE:-kill}
+[ -z "${REELECT_MODE:-}" ] && [ "${FLOE_TEST_FULL:-0}" = 1 ] && mode=stop
 if [ "$mode" = stop ]; then be_pause "$u"; else be_kill "$u"; fi
 t_pause=$(date +%s)
 
@@ -100,5 +102,8 @@ check "load C under the new term" fctl load r1 "$T/c.csv"
 check "C cools down on the live replicas under the new term" wait_for 90 alive_cooled
 check "scan has 1300 rows" test "$(scan_sum r1 | cut -d' ' -f1)" = 1300
 check "every referenced object still exists" remote_check r1 --quiet
+check "all three replicas converge on the new uploader's meta" wait_for 90 table_cooled r1
+check "the old term's leftovers are collected" wait_for 120 no_orphans r1
+check "every referenced object exists at the end" remote_check r1 --quiet
 
 cluster_finish
