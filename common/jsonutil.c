@@ -85,7 +85,7 @@ static int find(const json_t *obj, const char *key, enum want w, bool required, 
 
 int json_get_i64(const json_t *obj, const char *key, int64_t *ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_INT, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -95,7 +95,7 @@ int json_get_i64(const json_t *obj, const char *key, int64_t *ret, const char *c
 
 int json_get_bool(const json_t *obj, const char *key, bool *ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_BOOL, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -105,7 +105,7 @@ int json_get_bool(const json_t *obj, const char *key, bool *ret, const char *ctx
 
 int json_get_double(const json_t *obj, const char *key, double *ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_NUM, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -115,7 +115,7 @@ int json_get_double(const json_t *obj, const char *key, double *ret, const char 
 
 int json_get_str(const json_t *obj, const char *key, const char **ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_STR, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -125,7 +125,7 @@ int json_get_str(const json_t *obj, const char *key, const char **ret, const cha
 
 int json_get_array(const json_t *obj, const char *key, json_t **ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_ARR, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -135,7 +135,7 @@ int json_get_array(const json_t *obj, const char *key, json_t **ret, const char 
 
 int json_get_object(const json_t *obj, const char *key, json_t **ret, const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_OBJ, true, &v, ctx, e);
     if (r < 0)
         return r;
@@ -146,7 +146,7 @@ int json_get_object(const json_t *obj, const char *key, json_t **ret, const char
 int json_opt_i64(const json_t *obj, const char *key, int64_t def, int64_t *ret, const char *ctx,
                  struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_INT, false, &v, ctx, e);
     if (r < 0)
         return r;
@@ -157,7 +157,7 @@ int json_opt_i64(const json_t *obj, const char *key, int64_t def, int64_t *ret, 
 int json_opt_str(const json_t *obj, const char *key, const char *def, const char **ret,
                  const char *ctx, struct err *e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int r = find(obj, key, WANT_STR, false, &v, ctx, e);
     if (r < 0)
         return r;

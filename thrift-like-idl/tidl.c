@@ -335,7 +335,7 @@ static int charge(struct tidl_reader *r, size_t n)
 
 int tidl_get_string(struct tidl_reader *r, char **ret)
 {
-    size_t n;
+    size_t n = 0;
     int rc = get_len(r, &n);
     if (rc < 0)
         return rc;
@@ -353,7 +353,7 @@ int tidl_get_string(struct tidl_reader *r, char **ret)
 
 int tidl_get_bin(struct tidl_reader *r, struct tidl_bin *ret)
 {
-    size_t n;
+    size_t n = 0;
     int rc = get_len(r, &n);
     if (rc < 0)
         return rc;
@@ -462,7 +462,7 @@ static int read_map_header(struct tidl_reader *r, enum tidl_wire *ret_k, enum ti
 
 int tidl_get_list_header(struct tidl_reader *r, enum tidl_wire elem, size_t *ret_count)
 {
-    enum tidl_wire t;
+    enum tidl_wire t = 0;
     int rc = read_list_header(r, &t, ret_count);
     if (rc < 0)
         return rc;
@@ -475,7 +475,7 @@ int tidl_get_list_header(struct tidl_reader *r, enum tidl_wire elem, size_t *ret
 int tidl_get_map_header(struct tidl_reader *r, enum tidl_wire key, enum tidl_wire val,
                         size_t *ret_count)
 {
-    enum tidl_wire k, v;
+    enum tidl_wire k = 0, v = 0;
     int rc = read_map_header(r, &k, &v, ret_count);
     if (rc < 0)
         return rc;
@@ -507,7 +507,7 @@ int tidl_skip(struct tidl_reader *r, enum tidl_wire w)
 {
     int rc = 0;
     uint64_t u;
-    size_t n;
+    size_t n = 0;
     switch (w) {
     case TIDL_W_TRUE:
     case TIDL_W_FALSE:
@@ -525,7 +525,7 @@ int tidl_skip(struct tidl_reader *r, enum tidl_wire w)
         r->p += n;
         return 0;
     case TIDL_W_LIST: {
-        enum tidl_wire t;
+        enum tidl_wire t = 0;
         if ((rc = tidl_enter(r)) < 0)
             return rc;
         if ((rc = read_list_header(r, &t, &n)) < 0)
@@ -536,7 +536,7 @@ int tidl_skip(struct tidl_reader *r, enum tidl_wire w)
         return rc;
     }
     case TIDL_W_MAP: {
-        enum tidl_wire k, v;
+        enum tidl_wire k = 0, v = 0;
         if ((rc = tidl_enter(r)) < 0)
             return rc;
         if ((rc = read_map_header(r, &k, &v, &n)) < 0)
