@@ -1079,10 +1079,84 @@ int cooldown_tablet_report(struct cooldown *cd, int64_t tid, struct cooldown_rep
     return 0;
 }
 
+#define CD_DROPPED_MAX 1024
+
+/* Remember the resource of a tablet dropped here (under cd->mu). */
+static void cd_dropped_add(struct cooldown *cd, int64_t tid, const char *resource)
+{
+    if (cd->ndropped == CD_DROPPED_MAX) {
+        free(cd->dropped[0].resource);
+        memmove(cd->dropped, cd->dropped + 1, (cd->ndropped - 1) * sizeof(*cd->dropped));
+        cd->ndropped--;
+    }
+    cd->dropped = xrealloc(cd->dropped, (cd->ndropped + 1) * sizeof(*cd->dropped));
+    cd->dropped[cd->ndropped].id = tid;
+    cd->dropped[cd->ndropped++].resource = xstrdup(resource);
+}
+
+/* The resource of a tablet dropped here earlier, or NULL (caller frees). */
+static char *cd_dropped_resource(struct cooldown *cd, int64_t tid)
+{
+    char *ret = NULL;
+    pthread_mutex_lock(&cd->mu);
+    for (size_t i = cd->ndropped; i-- > 0 && !ret;)
+        if (cd->dropped[i].id == tid)
+            ret = xstrdup(cd->dropped[i].resource);
+    pthread_mutex_unlock(&cd->mu);
+    return ret;
+}
+
+/* Delete every object under the tablet's remote prefix. */
+static int cd_delete_prefix(struct cooldown *cd, int64_t tid, const char *resource, struct err *e)
+{
+    struct resource *res = resource_get(cd->res, resource, e);
+    if (!res)
+        return FLOE_ENOTFOUND;
+    char *pre = remote_tablet_prefix(tid);
+    struct objstore_list l = { 0 };
+    int r = objstore_list(res->os, pre, &l, e);
+    if (r == 0 && l.n > 0) {
+        const char **keys = xcalloc(l.n, sizeof(char *));
+        for (size_t i = 0; i < l.n; i++)
+            keys[i] = l.entries[i].key;
+        r = objstore_delete_many(res->os, keys, l.n, NULL, e);
+        free(keys);
+        if (r == 0) {
+            metrics_add(cd_metrics.gc_deleted, (int64_t)l.n);
+            tlog_info(tid, "last replica dropped: deleted %zu remote objects", l.n);
+        }
+    }
+    objstore_list_release(&l);
+    free(pre);
+    resource_unref(res);
+    return r;
+}
+
+/*
+ * Drop the local replica. The tablet's step lock is taken first, so an
+ * upload or meta write in flight finishes before the drop returns: when
+ * the FE then drops the last replica with last_replica set, nothing of this
+ * replica can land under the prefix after it is deleted. The last replica
+ * may already be gone locally (a report told this BE the tablet is unknown
+ * before the FE's drop arrived): its prefix is deleted all the same.
+ */
 int cooldown_drop_tablet(struct cooldown *cd, int64_t tid, bool last_replica, struct err *e)
 {
     struct version *v;
     int r = engine_snapshot(cd->eng, tid, &v, e);
+    if (r == FLOE_ENOTFOUND && last_replica) {
+        char *resource = cd_dropped_resource(cd, tid);
+        if (resource) {
+            struct err de = { 0 };
+            int dr = cd_delete_prefix(cd, tid, resource, &de);
+            free(resource);
+            if (dr < 0) {
+                err_set(e, dr, "%s", err_msg(&de));
+                return dr;
+            }
+        }
+        return r;
+    }
     if (r < 0)
         return r;
     char *resource = v->cd.resource_id ? xstrdup(v->cd.resource_id) : NULL;
@@ -1090,30 +1164,19 @@ int cooldown_drop_tablet(struct cooldown *cd, int64_t tid, bool last_replica, st
     cd_step_lock(cd, tid);
     r = engine_drop_tablet(cd->eng, tid, e);
     cd_step_unlock(cd, tid);
-    if (r == 0)
+    if (r == 0) {
         cd_tablet_forget(cd, tid);
-    if (r == 0 && last_replica && resource) {
-        struct resource *res = resource_get(cd->res, resource, e);
-        if (!res) {
-            r = FLOE_ENOTFOUND;
-        } else {
-            char *pre = remote_tablet_prefix(tid);
-            struct objstore_list l = { 0 };
-            if ((r = objstore_list(res->os, pre, &l, e)) == 0 && l.n > 0) {
-                const char **keys = xcalloc(l.n, sizeof(char *));
-                for (size_t i = 0; i < l.n; i++)
-                    keys[i] = l.entries[i].key;
-                r = objstore_delete_many(res->os, keys, l.n, NULL, e);
-                free(keys);
-                if (r == 0) {
-                    metrics_add(cd_metrics.gc_deleted, (int64_t)l.n);
-                    tlog_info(tid, "last replica dropped: deleted %zu remote objects", l.n);
-                }
-            }
-            objstore_list_release(&l);
-            free(pre);
-            resource_unref(res);
+        if (resource) {
+            pthread_mutex_lock(&cd->mu);
+            cd_dropped_add(cd, tid, resource);
+            pthread_mutex_unlock(&cd->mu);
         }
+    }
+    if ((r == 0 || r == FLOE_ENOTFOUND) && last_replica && resource) {
+        /* not found: a concurrent drop of this replica won the step lock */
+        int dr = cd_delete_prefix(cd, tid, resource, e);
+        if (dr < 0)
+            r = dr;
     }
     free(resource);
     return r;
@@ -1252,6 +1315,9 @@ void cooldown_close(struct cooldown *cd)
     for (size_t i = 0; i < cd->ntab; i++)
         cd_tablet_free(cd->tabs[i]);
     free(cd->tabs);
+    for (size_t i = 0; i < cd->ndropped; i++)
+        free(cd->dropped[i].resource);
+    free(cd->dropped);
     pthread_cond_destroy(&cd->cond);
     pthread_cond_destroy(&cd->step_cond);
     pthread_mutex_destroy(&cd->mu);

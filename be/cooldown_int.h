@@ -64,6 +64,10 @@ struct cooldown {
     size_t ntab;
     struct cooldown_stats st;
     int64_t last_gc_ms;              /* pass thread only */
+    /* tablets dropped here and their resource (newest last, bounded): a
+     * later drop of the last replica still finds the remote prefix */
+    struct cd_dropped { int64_t id; char *resource; } *dropped;
+    size_t ndropped;
 };
 
 struct cooldown_metrics {

@@ -408,6 +408,24 @@ START_TEST(test_drop_last_replica)
 }
 END_TEST
 
+/* A report dropped the replica locally before the FE's drop of the last replica arrived: the prefix still goes. */
+START_TEST(test_drop_last_replica_already_dropped)
+{
+    ct_tablet(&A, TID, 3);
+    struct err e = { 0 };
+    ck_assert_int_eq(cooldown_push_conf(A.cd, TID, 1001, 1, &e), 0);
+    ck_assert_int_eq(ct_step(&A, TID), COOLDOWN_UPLOADED);
+    size_t n = ct_count_objects(A.os, TID);
+    ck_assert_uint_gt(n, 1);
+    ck_assert_int_eq(cooldown_drop_tablet(A.cd, TID, false, &e), 0);
+    ck_assert_uint_eq(ct_count_objects(A.os, TID), n);
+    ck_assert_int_eq(cooldown_drop_tablet(A.cd, TID, true, &e), FLOE_ENOTFOUND);
+    ck_assert_uint_eq(ct_count_objects(A.os, TID), 0);
+    /* a tablet this backend never held: nothing to delete, still not found */
+    ck_assert_int_eq(cooldown_drop_tablet(A.cd, TID + 1, true, &e), FLOE_ENOTFOUND);
+}
+END_TEST
+
 START_TEST(test_upload_failure_cleans_up)
 {
     if (!fault_compiled_in())
@@ -454,6 +472,7 @@ int main(void)
     tcase_add_test(tc, test_cold_compaction);
     tcase_add_test(tc, test_follower_keeps_cold_rowsets);
     tcase_add_test(tc, test_drop_last_replica);
+    tcase_add_test(tc, test_drop_last_replica_already_dropped);
     tcase_add_test(tc, test_upload_failure_cleans_up);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
