@@ -126,28 +126,18 @@ static int finish_segment(struct segment_writer **w, struct rowset_segment **seg
     return 0;
 }
 
-static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t from, size_t to, struct err *e)
+int compaction_merge_to_local(struct schema *schema, struct rowset *const *in, size_t n, const char *dir,
+                              const char *id, uint64_t seg_rows, struct rowset_segment **ret_segs, int *ret_nsegs,
+                              struct err *e)
 {
-    size_t n = to - from + 1;
-    struct rowset **in = v->rowsets + from;
-    char id[UUID_STR_LEN];
-    int r = uuid_new_str(id);
-    if (r < 0)
-        return err_errno(e, -r, "uuid");
     struct scan_opts so = { .version = -1, .limit = -1, .batch_rows = 65536 };
     struct scan *sc = NULL;
     struct column_batch b = { 0 };
+    struct segment_writer *w = NULL;
     struct rowset_segment *segs = NULL;
     int nsegs = 0;
-    struct segment_writer *w = NULL;
-    int64_t newest = 0;
-    uint64_t in_rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i]->newest_write_ms > newest)
-            newest = in[i]->newest_write_ms;
-        in_rows += in[i]->num_rows;
-    }
-    if ((r = scan_open_rowsets(v->schema, in, n, &so, &sc, e)) < 0)
+    int r = scan_open_rowsets(schema, in, n, &so, &sc, e);
+    if (r < 0)
         goto out;
     scan_init_batch(sc, &b);
     bool eof = false;
@@ -157,23 +147,57 @@ static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t
         size_t done = 0;
         while (done < b.nrows) {
             if (!w) {
-                char *p = xasprintf("%s/%s_%d.dat", t->data_dir, id, nsegs);
-                r = segment_writer_open(p, v->schema, &w, e);
+                char *p = xasprintf("%s/%s_%d.dat", dir, id, nsegs);
+                r = segment_writer_open(p, schema, &w, e);
                 free(p);
                 if (r < 0)
                     goto out;
             }
-            uint64_t room = COMPACTION_SEGMENT_ROWS - segment_writer_rows(w);
+            uint64_t room = seg_rows - segment_writer_rows(w);
             size_t k = b.nrows - done < room ? b.nrows - done : (size_t)room;
             if ((r = segment_writer_add(w, &b, done, k, e)) < 0)
                 goto out;
             done += k;
-            if (segment_writer_rows(w) >= COMPACTION_SEGMENT_ROWS &&
-                (r = finish_segment(&w, &segs, &nsegs, e)) < 0)
+            if (segment_writer_rows(w) >= seg_rows && (r = finish_segment(&w, &segs, &nsegs, e)) < 0)
                 goto out;
         }
     }
     if (w && (r = finish_segment(&w, &segs, &nsegs, e)) < 0)
+        goto out;
+out:
+    segment_writer_free(w);
+    column_batch_release(&b);
+    scan_free(sc);
+    if (r < 0) {
+        rowset_delete_local_files(dir, id, nsegs);
+        free(segs);
+        segs = NULL;
+        nsegs = 0;
+    }
+    *ret_segs = segs;
+    *ret_nsegs = nsegs;
+    return r;
+}
+
+static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t from, size_t to, struct err *e)
+{
+    size_t n = to - from + 1;
+    struct rowset **in = v->rowsets + from;
+    char id[UUID_STR_LEN];
+    int r = uuid_new_str(id);
+    if (r < 0)
+        return err_errno(e, -r, "uuid");
+    struct rowset_segment *segs = NULL;
+    int nsegs = 0;
+    int64_t newest = 0;
+    uint64_t in_rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i]->newest_write_ms > newest)
+            newest = in[i]->newest_write_ms;
+        in_rows += in[i]->num_rows;
+    }
+    if ((r = compaction_merge_to_local(v->schema, in, n, t->data_dir, id, COMPACTION_SEGMENT_ROWS, &segs, &nsegs,
+                                       e)) < 0)
         goto out;
     if ((r = fs_fsync_dir(t->data_dir, e)) < 0)
         goto out;
@@ -191,12 +215,9 @@ static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t
         tlog_info(t->id, "compacted %zu rowsets [%lld,%lld]: %llu rows -> %llu", n, (long long)in[0]->start,
                   (long long)in[n - 1]->end, (unsigned long long)in_rows, (unsigned long long)out_rows);
 out:
-    segment_writer_free(w);
     if (r < 0)
         rowset_delete_local_files(t->data_dir, id, nsegs);
     free(segs);
-    column_batch_release(&b);
-    scan_free(sc);
     return r;
 }
 

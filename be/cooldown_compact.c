@@ -16,81 +16,12 @@
 #include "fsutil.h"
 #include "log.h"
 #include "metrics.h"
-#include "scan.h"
-#include "segment_writer.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define COLD_SEGMENT_ROWS 4000000ull
-
-/* Merges rowsets into local files dir/{id}_{i}.dat; fills segs/nsegs. */
-static int merge_to_local(struct schema *schema, struct rowset *const *in, size_t n, const char *dir, const char *id,
-                          struct rowset_segment **ret_segs, int *ret_nsegs, struct err *e)
-{
-    struct scan_opts so = { .version = -1, .limit = -1, .batch_rows = 65536 };
-    struct scan *sc = NULL;
-    struct column_batch b = { 0 };
-    struct segment_writer *w = NULL;
-    struct rowset_segment *segs = NULL;
-    int nsegs = 0;
-    int r = scan_open_rowsets(schema, in, n, &so, &sc, e);
-    if (r < 0)
-        goto out;
-    scan_init_batch(sc, &b);
-    bool eof = false;
-    while (!eof) {
-        if ((r = scan_next(sc, &b, &eof, e)) < 0)
-            goto out;
-        size_t done = 0;
-        while (done < b.nrows) {
-            if (!w) {
-                char *p = xasprintf("%s/%s_%d.dat", dir, id, nsegs);
-                r = segment_writer_open(p, schema, &w, e);
-                free(p);
-                if (r < 0)
-                    goto out;
-            }
-            uint64_t room = COLD_SEGMENT_ROWS - segment_writer_rows(w);
-            size_t k = b.nrows - done < room ? b.nrows - done : (size_t)room;
-            if ((r = segment_writer_add(w, &b, done, k, e)) < 0)
-                goto out;
-            done += k;
-            if (segment_writer_rows(w) >= COLD_SEGMENT_ROWS) {
-                struct segment_stats st;
-                if ((r = segment_writer_finish(w, &st, e)) < 0)
-                    goto out;
-                segment_writer_free(w);
-                w = NULL;
-                segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
-                segs[nsegs++] = (struct rowset_segment){ st.size, st.rows };
-            }
-        }
-    }
-    if (w) {
-        struct segment_stats st;
-        if ((r = segment_writer_finish(w, &st, e)) < 0)
-            goto out;
-        segment_writer_free(w);
-        w = NULL;
-        segs = xrealloc(segs, (size_t)(nsegs + 1) * sizeof(*segs));
-        segs[nsegs++] = (struct rowset_segment){ st.size, st.rows };
-    }
-out:
-    segment_writer_free(w);
-    column_batch_release(&b);
-    scan_free(sc);
-    if (r < 0) {
-        rowset_delete_local_files(dir, id, nsegs);
-        free(segs);
-        segs = NULL;
-        nsegs = 0;
-    }
-    *ret_segs = segs;
-    *ret_nsegs = nsegs;
-    return r;
-}
 
 int cooldown_cold_compact(struct cooldown *cd, int64_t tid, int min_rowsets, bool *ret_done, struct err *e)
 {
@@ -132,7 +63,8 @@ int cooldown_cold_compact(struct cooldown *cd, int64_t tid, int min_rowsets, boo
     t->pending[t->npending++] = xstrdup(id);
     pthread_mutex_unlock(&cd->mu);
     if ((r = fs_mkdir_p(dir, 0755, e)) < 0 ||
-        (r = merge_to_local(s.v->schema, s.v->rowsets, k, dir, id, &segs, &nsegs, e)) < 0)
+        (r = compaction_merge_to_local(s.v->schema, s.v->rowsets, k, dir, id, COLD_SEGMENT_ROWS, &segs, &nsegs,
+                                       e)) < 0)
         goto done;
     keys = xcalloc((size_t)nsegs + 1, sizeof(char *));
     paths = xcalloc((size_t)nsegs + 1, sizeof(char *));

@@ -135,6 +135,15 @@ void engine_set_compaction_filter(struct engine *eng, compaction_filter_cb cb, v
  */
 int engine_compact(struct engine *eng, int64_t tablet_id, enum compaction_kind kind, bool *ret_done,
                    struct err *e);
+/*
+ * Merges rowsets in[0..n) in scan order (unique keys resolved, newest wins)
+ * into new segment files dir/{id}_{i}.dat of at most seg_rows rows each and
+ * returns their stats in *ret_segs (caller frees). On failure the files it
+ * wrote are removed and *ret_segs is NULL. The directory is not fsynced.
+ */
+int compaction_merge_to_local(struct schema *schema, struct rowset *const *in, size_t n, const char *dir,
+                              const char *id, uint64_t seg_rows, struct rowset_segment **ret_segs, int *ret_nsegs,
+                              struct err *e);
 /* Merge exactly rowsets [from, to] (indexes in the current version); for tests and cooldown. */
 int engine_compact_range(struct engine *eng, int64_t tablet_id, size_t from, size_t to, struct err *e);
 
