@@ -8,7 +8,7 @@
 #   - every object the current meta references exists with its size,
 #   - unreferenced objects are collected by the delete handshake.
 # CI runs one case per step family (upload, meta, swap, follow, GC, cold
-# compaction); FLOE_TEST_FULL=1 runs every fault point.
+# compaction's meta write); FLOE_TEST_FULL=1 runs every fault point.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
@@ -103,8 +103,26 @@ crash_case cooldown.follow.after_swap follower
 for p in $gc_points; do gc_crash_case "$p"; done
 
 # Cold compaction: 11 rowsets cool down together (the uploader merges remote
-# rowsets above 10); the uploader crashes after uploading the merged rowset.
-crash_case cooldown.cold_compaction.after_upload uploader 11
+# rowsets above 10). The uploader crashes after writing the remote meta that
+# lists the merged rowset but before its local meta does
+# (cooldown.cold_compaction.meta_write): after the restart it adopts its own
+# meta, every replica ends on the merged rowset, the merged-away objects go
+# through the delete handshake (no orphans, checked below) and nothing
+# referenced is missing. FLOE_TEST_FULL=1 also crashes it right after the
+# upload of the merged rowset (cooldown.cold_compaction.after_upload).
+[ "${FLOE_TEST_FULL:-0}" = 1 ] && crash_case cooldown.cold_compaction.after_upload uploader 11
+crash_case cooldown.cold_compaction.meta_write uploader 11
+cold_merged() {
+    tablets_true "$1" 'all(x["cooldowned_version"] >= x["version"] for x in r)' || return 1
+    local n
+    n=$(python3 -c '
+import json, sys
+print(max(len([s for s in json.load(open(p)).get("rowsets", []) if s.get("location", "local") != "local"])
+          for p in sys.argv[1:]))' "$T"/be*/storage/meta/"$(tablets_field "$1" 'r[0]["tablet"]')".json) || return 1
+    [ "$n" -lt 11 ]
+}
+check "cooldown.cold_compaction.meta_write: the merged rowset is in every replica's meta" \
+    wait_for 60 cold_merged c_cooldown_cold_compaction_meta_write
 
 # Everything the crashes left behind is collected by the handshake, and
 # nothing referenced went missing.
