@@ -40,6 +40,8 @@ static void metrics_setup(void)
     cd_metrics.gc_deleted = metrics_counter("floe_remote_gc_deleted_total", "Objects deleted by remote GC");
     cd_metrics.up_fail = metrics_counter("floe_cooldown_upload_failures_total", "Failed cooldown uploads");
     cd_metrics.cold_compactions = metrics_counter("floe_cooldown_cold_compactions_total", "Cold compactions done");
+    cd_metrics.recuts = metrics_counter("floe_cooldown_recuts_total",
+                                        "Earlier-term metas a new uploader re-cut at a local rowset boundary");
 }
 
 void cooldown_opts_default(struct cooldown_opts *o)
@@ -777,6 +779,211 @@ int cd_upload_files(struct cooldown *cd, struct objstore *os, char **keys, char 
     return r;
 }
 
+/* ---- re-cut: a new uploader that does not line up with the earlier meta ---- */
+
+static bool meta_has(const struct remote_meta *m, const char *id)
+{
+    for (size_t i = 0; i < m->nrowsets; i++)
+        if (strcmp(m->rowsets[i]->id, id) == 0)
+            return true;
+    return false;
+}
+
+/* True when every segment object of rs is in the listing l (sorted by key). */
+static bool listed(const struct objstore_list *l, const struct rowset *rs, char **ret_missing)
+{
+    for (int sg = 0; sg < rs->nsegs; sg++) {
+        char *key = remote_segment_key(rs->tablet_id, rs->id, sg);
+        size_t lo = 0, hi = l->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(l->entries[mid].key, key) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == l->n || strcmp(l->entries[lo].key, key) != 0) {
+            *ret_missing = key;
+            return false;
+        }
+        free(key);
+    }
+    return true;
+}
+
+/*
+ * Builds the re-cut version of v against meta m (which v cannot adopt as
+ * is): the longest prefix m->rowsets[0..p) whose end E is a rowset
+ * boundary of v (E = -1 for p = 0), followed by v's own rowsets above E
+ * (local ones, and remote ones this replica already references). m's
+ * rowsets above the cut are left out; ret_cut gets their ids (caller
+ * frees the array). Only when v holds every version m covers
+ * (v->max_version >= M): otherwise the versions above the cut exist only
+ * remotely and cutting would lose them, so it is FLOE_ENOTALIGNED (wait).
+ * Every remote rowset of the result must be listed in l (FLOE_ECORRUPT
+ * naming the missing object otherwise).
+ */
+static int build_recut(const struct version *v, const struct remote_meta *m, const struct objstore_list *l,
+                       struct version **ret, size_t *ret_p, char (**ret_cut)[UUID_STR_LEN], size_t *ret_ncut,
+                       struct err *e)
+{
+    *ret = NULL;
+    *ret_p = 0;
+    *ret_cut = NULL;
+    *ret_ncut = 0;
+    int64_t M = m->cooldowned_version;
+    if (M > v->max_version)
+        return err_set(e, FLOE_ENOTALIGNED,
+                       "tablet %" PRId64 ": remote meta %s of replica %" PRId64 " term %" PRId64
+                       " reaches version %" PRId64 ", this replica only has %" PRId64
+                       "; it cannot re-cut versions it does not hold and waits for them",
+                       v->tablet_id, m->cooldown_meta_id, m->replica_id, m->term, M, v->max_version);
+    /* j: index of v's rowset ending at E (-1 when the cut is before version 0) */
+    size_t p = m->nrowsets;
+    ssize_t j = -1;
+    for (; p > 0; p--) {
+        int64_t E = m->rowsets[p - 1]->end;
+        for (size_t i = 0; i < v->nrowsets && j < 0; i++)
+            if (v->rowsets[i]->end == E)
+                j = (ssize_t)i;
+        if (j >= 0)
+            break;
+    }
+    struct version *nv = version_copy(v);
+    version_replace_rowsets(nv, 0, (size_t)(j + 1), m->rowsets, p);
+    int r = version_check(nv, e);
+    for (size_t i = 0; r == 0 && i < nv->nrowsets && !rowset_is_local(nv->rowsets[i]); i++) {
+        char *missing = NULL;
+        if (!listed(l, nv->rowsets[i], &missing)) {
+            r = err_set(e, FLOE_ECORRUPT,
+                        "tablet %" PRId64 ": re-cut would reference %s (rowset %s, versions [%" PRId64 ",%" PRId64
+                        "]), which does not exist; not publishing",
+                        v->tablet_id, missing, nv->rowsets[i]->id, nv->rowsets[i]->start, nv->rowsets[i]->end);
+            free(missing);
+        }
+    }
+    if (r < 0) {
+        version_unref(nv);
+        return r;
+    }
+    if (p < m->nrowsets) {
+        *ret_cut = xcalloc(m->nrowsets - p, sizeof(**ret_cut));
+        for (size_t i = p; i < m->nrowsets; i++)
+            if (version_find_rowset(nv, m->rowsets[i]->id) < 0)
+                memcpy((*ret_cut)[(*ret_ncut)++], m->rowsets[i]->id, UUID_STR_LEN);
+    }
+    *ret = nv;
+    *ret_p = p;
+    return 0;
+}
+
+struct recut_arg {
+    struct cooldown *cd;
+    struct resource *res;
+    const struct remote_meta *m;
+    const struct objstore_list *l;
+    int64_t term;
+    const char *expect_meta_id;  /* the meta id the step saw (the adopt it tried was refused) */
+    size_t p;                    /* out: rowsets of m kept */
+    size_t ncut;                 /* out: rowsets of m left out */
+    int64_t cut_at;              /* out: end of the kept prefix */
+    bool meta_attempted;         /* out: the meta PUT was issued */
+};
+
+/*
+ * On the worker: re-cut and publish in one go. Writes this replica's meta
+ * for the term listing the re-cut remote prefix, then installs it locally
+ * as published. A crash before the local install leaves the meta of this
+ * term written and published_term unset: the next step redoes the sync
+ * (or, after a restart, adopts that meta) — never a reference to a
+ * missing object, since the meta only lists objects that exist.
+ */
+static int recut_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    struct recut_arg *a = arg;
+    const struct version *v = tablet_current(t);
+    int64_t tid = tablet_id(t);
+    if (v->cd.cooldown_term != a->term || !is_uploader(v, tablet_replica_id(t)))
+        return err_set(e, FLOE_ESTALE_TERM, "tablet %" PRId64 ": term %" PRId64 " is no longer this replica's; not re-cutting",
+                       tid, a->term);
+    if (strcmp(v->cd.cooldown_meta_id, a->expect_meta_id) != 0)
+        return err_set(e, FLOE_EBUSY, "tablet %" PRId64 ": remote meta changed meanwhile", tid);
+    struct version *nv;
+    char(*cut)[UUID_STR_LEN] = NULL;
+    size_t ncut = 0;
+    int r = build_recut(v, a->m, a->l, &nv, &a->p, &cut, &ncut, e);
+    if (r < 0)
+        return r;
+    a->ncut = ncut;
+    a->cut_at = a->p ? a->m->rowsets[a->p - 1]->end : -1;
+    size_t k = cd_remote_prefix(nv);
+    char mid[UUID_STR_LEN];
+    if ((r = FAULT_POINT("cooldown.recut")) < 0)
+        err_set(e, r, "tablet %" PRId64 ": injected cooldown.recut fault", tid);
+    if (r == 0) {
+        a->meta_attempted = true;
+        r = write_meta(a->res, tid, tablet_replica_id(t), a->term, nv->rowsets, k, mid, e);
+    }
+    if (r == 0 && (r = FAULT_POINT("cooldown.recut.after_meta_write")) < 0)
+        err_set(e, r, "tablet %" PRId64 ": injected cooldown.recut.after_meta_write fault", tid);
+    if (r < 0) {
+        free(cut);
+        version_unref(nv);
+        return r;
+    }
+    memcpy(nv->cd.cooldown_meta_id, mid, UUID_STR_LEN);
+    nv->cd.cooldowned_version = k ? nv->rowsets[k - 1]->end : -1;
+    cd_extra_set_i64(&nv->cd, "published_term", a->term);
+    cd_note_retired(a->cd, v, nv);
+    /* the earlier meta's rowsets above the cut: retired now, so followers' scans get the grace */
+    json_t *ret = json_object_get(nv->cd.extra, "retired");
+    int64_t now = fs_now_ms();
+    for (size_t i = 0; i < ncut && json_is_object(ret); i++)
+        json_object_set_new(ret, cut[i], json_integer((json_int_t)now));
+    free(cut);
+    pthread_mutex_lock(&a->cd->mu);
+    a->cd->st.metas_written++;
+    a->cd->st.recuts++;
+    pthread_mutex_unlock(&a->cd->mu);
+    return tablet_install(t, nv, e);
+}
+
+/*
+ * The uploader cannot adopt meta m as is: list the tablet's objects, then
+ * re-cut and publish on the worker (recut_on_worker). FLOE_ENOTALIGNED when
+ * this replica lacks versions m covers (it waits for them).
+ */
+static int recut(struct cooldown *cd, int64_t tid, struct cd_snap *s, const struct remote_meta *m,
+                 enum cooldown_action *act, struct err *e)
+{
+    const struct cooldown_state *c = &s->v->cd;
+    char *pre = remote_tablet_prefix(tid);
+    struct objstore_list l = { 0 };
+    int r = objstore_list(s->res->os, pre, &l, e);
+    free(pre);
+    if (r < 0)
+        return r;
+    struct recut_arg ra = { .cd = cd, .res = s->res, .m = m, .l = &l, .term = c->cooldown_term,
+                            .expect_meta_id = c->cooldown_meta_id };
+    r = engine_tablet_exec(cd->eng, tid, recut_on_worker, &ra, e);
+    objstore_list_release(&l);
+    if (r < 0) {
+        if (ra.meta_attempted) {
+            pthread_mutex_lock(&cd->mu);
+            cd_tablet_get(cd, tid)->recovered = false;
+            pthread_mutex_unlock(&cd->mu);
+        }
+        return r;
+    }
+    *act = COOLDOWN_PUBLISHED;
+    metrics_inc(cd_metrics.recuts);
+    tlog_info(tid, "re-cut remote meta %s of replica %" PRId64 " term %" PRId64 " (up to version %" PRId64
+              ") at version %" PRId64 ": kept %zu of its rowsets, %zu left for remote GC; published term %" PRId64,
+              m->cooldown_meta_id, m->replica_id, m->term, m->cooldowned_version, ra.cut_at, ra.p, ra.ncut,
+              c->cooldown_term);
+    return 0;
+}
+
 /*
  * Restart recovery and new-term sync of the uploader. When this replica
  * has not published under the current term: adopt the newest meta of an
@@ -832,11 +1039,17 @@ static int uploader_sync(struct cooldown *cd, int64_t tid, struct cd_snap *s, en
             } else if (strcmp(m.cooldown_meta_id, c->cooldown_meta_id) != 0) {
                 struct adopt_arg a = { cd, &m, T, c->cooldown_replica_id, true, false };
                 r = engine_tablet_exec(cd->eng, tid, adopt_on_worker, &a, e);
-                if (r == FLOE_ENOTALIGNED) {
-                    tlog_warn(tid, "%s; waiting before uploading under term %" PRId64, err_msg(e), T);
-                    *act = COOLDOWN_WAITING;
-                    r = 0;
-                    goto out;
+                if (r == FLOE_ENOTALIGNED || r == FLOE_EBADSTATE) {
+                    /* misaligned (own compaction across M) or holding remote rowsets beyond M: re-cut */
+                    tlog_info(tid, "%s; re-cutting under term %" PRId64, err_msg(e), T);
+                    err_clear(e);
+                    r = recut(cd, tid, s, &m, act, e);
+                    if (r == FLOE_ENOTALIGNED) {
+                        tlog_warn(tid, "%s; not uploading under term %" PRId64 " yet", err_msg(e), T);
+                        *act = COOLDOWN_WAITING;
+                        r = 0;
+                        goto out;
+                    }
                 }
                 if (r < 0)
                     goto out;
@@ -868,8 +1081,9 @@ static int uploader_sync(struct cooldown *cd, int64_t tid, struct cd_snap *s, en
             char id[UUID_STR_LEN];
             int seg;
             if (remote_key_parse(l.entries[i].key, tid, id, &seg, NULL, NULL) == REMOTE_KEY_SEGMENT &&
-                cd_strv_has(c->upload_intents, c->n_upload_intents, id) && version_find_rowset(s->v, id) < 0)
-                del[nd++] = l.entries[i].key;
+                cd_strv_has(c->upload_intents, c->n_upload_intents, id) && version_find_rowset(s->v, id) < 0 &&
+                !meta_has(&m, id))
+                del[nd++] = l.entries[i].key; /* a re-cut meta's rowsets may be held by followers: GC's */
         }
         if (nd)
             r = objstore_delete_many(s->res->os, (const char *const *)del, nd, NULL, e);

@@ -140,6 +140,7 @@ struct cooldown_stats {
     uint64_t follows_adopted, follows_refused, follows_not_modified;
     uint64_t gc_candidates, gc_deleted;
     uint64_t cold_compactions;
+    uint64_t recuts;                 /* earlier metas re-cut by a new uploader */
     uint64_t upload_failures;
 };
 void cooldown_stats_get(struct cooldown *cd, struct cooldown_stats *ret);
