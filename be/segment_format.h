@@ -2,11 +2,13 @@
  * segment_format: constants and the zone map shared by the segment writer
  * and reader. The byte layout is documented in docs/segment-format.md.
  *
- *   [page]...[page] [footer] [trailer: 32 bytes]
+ *   [column 0's pages]...[column C-1's pages] [footer] [trailer: 32 bytes]
  *
  * Rows are cut into blocks (every column of a block holds the same rows);
  * each column of a block is one page: zstd-compressed, crc32c over the
- * stored bytes, row count, null bitmap, min/max in the footer.
+ * stored bytes, row count, null bitmap, min/max in the footer. The footer
+ * gives every page's offset, so readers do not depend on the order of the
+ * pages (files written block-major by earlier builds read the same).
  */
 #ifndef FLOE_BE_SEGMENT_FORMAT_H
 #define FLOE_BE_SEGMENT_FORMAT_H
@@ -21,6 +23,7 @@
 #define SEGMENT_MAX_BLOCK_ROWS 65536u
 #define SEGMENT_MAX_PAGE_RAW (256u << 20)      /* refuse pages claiming more */
 #define SEGMENT_MAX_FOOTER (256u << 20)
+#define SEGMENT_WRITER_MEM (16u << 20)         /* pages a writer buffers before spilling */
 
 /* page content flags (first byte of a decoded page) */
 #define SEGMENT_PAGE_HAS_NULLS 0x01

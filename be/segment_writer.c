@@ -1,4 +1,4 @@
-/* segment_writer: block buffering, page encoding and the footer. */
+/* segment_writer: block buffering, page encoding, the column-major layout and the footer. */
 #include "segment_writer.h"
 
 #include "buf.h"
@@ -19,6 +19,19 @@
 #define WRITE_FLUSH (1u << 20)
 #define ZSTD_LEVEL 1
 
+/* A piece of a column's pages parked in the spill file. */
+struct spill_chunk {
+    uint64_t off, len;
+};
+
+/* The stored pages of one column (1..C-1) not yet in the segment file. */
+struct col_pages {
+    struct buf mem;                 /* pages since the last spill */
+    struct spill_chunk *chunks;     /* earlier pages, in order, in the spill file */
+    size_t nchunks, cap;
+    uint64_t bytes;                 /* all pages of the column so far */
+};
+
 struct segment_writer {
     char *path;
     int fd;
@@ -27,9 +40,16 @@ struct segment_writer {
     struct column_batch cur;     /* the block being filled */
     uint64_t rows;
     uint64_t off;                /* file offset of out's first byte */
-    struct buf out;              /* bytes not yet written */
+    struct buf out;              /* bytes not yet written (column 0's pages, then the rest at finish) */
     struct buf footer_blocks;    /* encoded block index so far */
+    size_t *offpos;              /* per page (block-major): where its offset field is in footer_blocks */
+    size_t noffpos, offcap;
     uint32_t nblocks;
+    struct col_pages *cols;      /* [ncols]; cols[0] unused (column 0 streams to the file) */
+    uint64_t buffered;           /* sum of cols[c].mem.len */
+    uint64_t mem_limit;
+    int spill_fd;                /* -1 until the first spill; unlinked */
+    uint64_t spill_off;
     struct buf raw, comp;
     ZSTD_CCtx *cctx;
 };
@@ -43,7 +63,10 @@ int segment_writer_open(const char *path, struct schema *s, struct segment_write
     struct segment_writer *w = xcalloc(1, sizeof(*w));
     w->path = xstrdup(path);
     w->fd = fd;
+    w->spill_fd = -1;
+    w->mem_limit = SEGMENT_WRITER_MEM;
     w->schema = schema_ref(s);
+    w->cols = xcalloc((size_t)s->ncols, sizeof(*w->cols));
     column_batch_init_schema(&w->cur, s, NULL, 0);
     w->cctx = ZSTD_createCCtx();
     if (!w->cctx) {
@@ -255,6 +278,122 @@ static void encode_page(struct segment_writer *w, int c, struct zone_map *zm)
 }
 
 
+/* An unnamed file next to the segment (nothing to clean up after a crash). */
+static int open_spill(struct segment_writer *w, struct err *e)
+{
+    const char *slash = strrchr(w->path, '/');
+    char *dir = slash ? xstrndup(w->path, (size_t)(slash - w->path + (slash == w->path))) : xstrdup(".");
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    free(dir);
+    if (fd < 0) {
+        /* no O_TMPFILE here: a named file, unlinked at once */
+        char *p = xasprintf("%s.spill", w->path);
+        fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            unlink(p);
+        free(p);
+        if (fd < 0)
+            return err_errno(e, errno, "segment %s: create spill file", w->path);
+    }
+    w->spill_fd = fd;
+    return 0;
+}
+
+/* Moves the buffered pages of columns 1..C-1 to the spill file. */
+static int spill(struct segment_writer *w, struct err *e)
+{
+    if (w->spill_fd < 0) {
+        int r = open_spill(w, e);
+        if (r < 0)
+            return r;
+    }
+    for (int c = 1; c < w->schema->ncols; c++) {
+        struct col_pages *cp = &w->cols[c];
+        if (cp->mem.len == 0)
+            continue;
+        int r = fs_pwrite_full(w->spill_fd, cp->mem.data, cp->mem.len, (off_t)w->spill_off);
+        if (r < 0)
+            return err_errno(e, -r, "segment %s: write spill file", w->path);
+        if (cp->nchunks == cp->cap) {
+            cp->cap = cp->cap ? 2 * cp->cap : 8;
+            cp->chunks = xrealloc(cp->chunks, cp->cap * sizeof(*cp->chunks));
+        }
+        cp->chunks[cp->nchunks++] = (struct spill_chunk){ w->spill_off, cp->mem.len };
+        w->spill_off += cp->mem.len;
+        buf_reset(&cp->mem);
+    }
+    w->buffered = 0;
+    return 0;
+}
+
+/* Appends bytes [off, off + len) of the spill file to the segment (out must be flushed). */
+static int copy_spill(struct segment_writer *w, uint64_t off, uint64_t len, struct err *e)
+{
+    loff_t in = (loff_t)off;
+    while (len > 0) {
+        ssize_t n = copy_file_range(w->spill_fd, &in, w->fd, NULL, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+                return err_errno(e, errno, "segment %s: copy from spill file", w->path);
+            break; /* not supported here (or short): copy through memory */
+        }
+        len -= (uint64_t)n;
+        w->off += (uint64_t)n;
+    }
+    while (len > 0) {
+        size_t k = len < WRITE_FLUSH ? (size_t)len : WRITE_FLUSH;
+        buf_reset(&w->raw);
+        buf_grow(&w->raw, k);
+        int r = fs_pread_full(w->spill_fd, w->raw.data, k, (off_t)in);
+        if (r < 0)
+            return r == FLOE_ECORRUPT ? err_set(e, r, "segment %s: spill file is short", w->path)
+                                      : err_errno(e, -r, "segment %s: read spill file", w->path);
+        if ((r = fs_write_full(w->fd, w->raw.data, k)) < 0)
+            return err_errno(e, -r, "write segment %s", w->path);
+        in += (loff_t)k;
+        len -= k;
+        w->off += k;
+    }
+    return 0;
+}
+
+/*
+ * Writes the pages of columns 1..C-1 after column 0's, one column at a
+ * time, and turns the footer's page offsets from column-relative into file
+ * offsets.
+ */
+static int write_columns(struct segment_writer *w, struct err *e)
+{
+    int nc = w->schema->ncols;
+    uint64_t *start = xcalloc((size_t)nc, sizeof(*start));
+    int r = flush_out(w, e);
+    for (int c = 1; c < nc && r == 0; c++) {
+        struct col_pages *cp = &w->cols[c];
+        start[c] = w->off;
+        for (size_t i = 0; i < cp->nchunks && r == 0; i++)
+            r = copy_spill(w, cp->chunks[i].off, cp->chunks[i].len, e);
+        if (r == 0 && cp->mem.len) {
+            if ((r = fs_write_full(w->fd, cp->mem.data, cp->mem.len)) < 0) {
+                r = err_errno(e, -r, "write segment %s", w->path);
+                break;
+            }
+            w->off += cp->mem.len;
+        }
+        if (r == 0 && w->off - start[c] != cp->bytes)
+            r = err_set(e, FLOE_EINTERNAL, "segment %s: column %d: %llu bytes written, %llu expected", w->path, c,
+                        (unsigned long long)(w->off - start[c]), (unsigned long long)cp->bytes);
+    }
+    if (r == 0)
+        for (size_t i = 0; i < w->noffpos; i++) {
+            uint8_t *p = (uint8_t *)w->footer_blocks.data + w->offpos[i];
+            put_u64le(p, get_u64le(p) + start[i % (size_t)nc]);
+        }
+    free(start);
+    return r;
+}
+
 static int flush_block(struct segment_writer *w, struct err *e)
 {
     if (w->cur.nrows == 0)
@@ -282,7 +421,14 @@ static int flush_block(struct segment_writer *w, struct err *e)
             codec = SEGMENT_CODEC_NONE;
         }
         uint32_t crc = crc32c(0, stored, clen);
-        buf_put_u64le(fb, w->off + w->out.len);
+        /* the offset within the column's run of pages; finish adds where the run starts */
+        struct col_pages *cp = &w->cols[c];
+        if (w->noffpos == w->offcap) {
+            w->offcap = w->offcap ? 2 * w->offcap : 64;
+            w->offpos = xrealloc(w->offpos, w->offcap * sizeof(*w->offpos));
+        }
+        w->offpos[w->noffpos++] = fb->len;
+        buf_put_u64le(fb, cp->bytes);
         buf_put_u32le(fb, (uint32_t)clen);
         buf_put_u32le(fb, (uint32_t)w->raw.len);
         buf_put_u32le(fb, crc);
@@ -306,10 +452,18 @@ static int flush_block(struct segment_writer *w, struct err *e)
                 buf_put_u64le(fb, (uint64_t)zm.imax);
             }
         }
-        buf_append(&w->out, stored, clen);
+        if (c == 0) {
+            buf_append(&w->out, stored, clen);
+        } else {
+            buf_append(&cp->mem, stored, clen);
+            w->buffered += clen;
+        }
+        cp->bytes += clen;
     }
     w->nblocks++;
     column_batch_clear(&w->cur);
+    if (w->buffered > w->mem_limit && (r = spill(w, e)) < 0)
+        return r;
     if (w->out.len >= WRITE_FLUSH)
         return flush_out(w, e);
     return 0;
@@ -351,6 +505,10 @@ int segment_writer_add(struct segment_writer *w, const struct column_batch *b, s
 
 uint64_t segment_writer_rows(const struct segment_writer *w) { return w->rows; }
 
+void segment_writer_set_mem_limit(struct segment_writer *w, uint64_t bytes) { w->mem_limit = bytes; }
+
+bool segment_writer_spilled(const struct segment_writer *w) { return w->spill_fd >= 0 || w->spill_off > 0; }
+
 int segment_writer_finish(struct segment_writer *w, struct segment_stats *ret, struct err *e)
 {
     int r = flush_block(w, e);
@@ -358,6 +516,8 @@ int segment_writer_finish(struct segment_writer *w, struct segment_stats *ret, s
         return r;
     if ((r = FAULT_POINT("segment.finish")) < 0)
         return err_set(e, r, "segment %s: injected finish fault", w->path);
+    if ((r = write_columns(w, e)) < 0)
+        return r;
     /* footer */
     uint64_t footer_off = w->off + w->out.len;
     struct buf f = BUF_INIT;
@@ -392,6 +552,10 @@ int segment_writer_finish(struct segment_writer *w, struct segment_stats *ret, s
         return r;
     if (fsync(w->fd) < 0)
         return err_errno(e, errno, "fsync segment %s", w->path);
+    if (w->spill_fd >= 0) {
+        close(w->spill_fd);
+        w->spill_fd = -1;
+    }
     if (close(w->fd) < 0) {
         w->fd = -1;
         return err_errno(e, errno, "close segment %s", w->path);
@@ -411,6 +575,14 @@ void segment_writer_free(struct segment_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
+    if (w->spill_fd >= 0)
+        close(w->spill_fd);
+    for (int c = 0; w->cols && c < w->schema->ncols; c++) {
+        buf_release(&w->cols[c].mem);
+        free(w->cols[c].chunks);
+    }
+    free(w->cols);
+    free(w->offpos);
     if (!w->finished && w->path)
         unlink(w->path);
     free(w->path);

@@ -2,11 +2,17 @@
  * segment_writer: writes one immutable segment file from column batches.
  *
  * Rows are buffered into blocks of about SEGMENT_PAGE_TARGET raw bytes per
- * column; every full block is compressed and appended. finish writes the
+ * column; every full block is encoded into one page per column. The file is
+ * laid out column-major (all pages of column 0, then of column 1, ...), so
+ * the pages of one column are one contiguous byte range: column 0's pages
+ * go to the file as they come; the other columns' pages are kept in memory
+ * up to SEGMENT_WRITER_MEM bytes in all, then moved to an unnamed spill
+ * file next to the segment (O_TMPFILE, or a name unlinked at once), and
+ * copied after column 0 at finish (copy_file_range). finish then writes the
  * footer and trailer and fsyncs the file (the caller fsyncs the directory
  * when it makes the file part of a rowset). A writer freed before finish
  * removes its partial file. Fault points: "segment.write" (each block),
- * "segment.finish" (before the footer).
+ * "segment.finish" (before the other columns and the footer).
  */
 #ifndef FLOE_BE_SEGMENT_WRITER_H
 #define FLOE_BE_SEGMENT_WRITER_H
@@ -14,6 +20,7 @@
 #include "column_batch.h"
 #include "schema.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct err;
@@ -31,6 +38,10 @@ int segment_writer_add(struct segment_writer *w, const struct column_batch *b, s
                        struct err *e);
 /* Rows added so far. */
 uint64_t segment_writer_rows(const struct segment_writer *w);
+/* Bound on the buffered pages of columns 1..C-1 (default SEGMENT_WRITER_MEM); for tests. */
+void segment_writer_set_mem_limit(struct segment_writer *w, uint64_t bytes);
+/* Whether pages went through the spill file; for tests. */
+bool segment_writer_spilled(const struct segment_writer *w);
 /* Flushes, writes footer + trailer, fsyncs and closes. */
 int segment_writer_finish(struct segment_writer *w, struct segment_stats *ret, struct err *e);
 /* Frees; unlinks the file unless finish succeeded. Accepts NULL. */

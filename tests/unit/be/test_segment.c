@@ -1,5 +1,6 @@
 /* Unit tests for be/segment_writer + be/segment_reader + be/io_source. */
 #include "be_testutil.h"
+#include "crc32c.h"
 #include "fsutil.h"
 #include "segment_reader.h"
 #include "segment_writer.h"
@@ -9,12 +10,16 @@
 #include <math.h>
 #include <unistd.h>
 
-static char *write_segment(const char *dir, struct schema *s, int64_t nrows, uint64_t *ret_size)
+/* mem_limit 0 = the writer's default; *ret_spilled (may be NULL) = whether it used its spill file */
+static char *write_segment_as(const char *dir, const char *name, struct schema *s, int64_t nrows, uint64_t mem_limit,
+                              uint64_t *ret_size, bool *ret_spilled)
 {
-    char *path = xasprintf("%s/seg.dat", dir);
+    char *path = xasprintf("%s/%s", dir, name);
     struct segment_writer *w;
     struct err e = { 0 };
     ck_assert_msg(segment_writer_open(path, s, &w, &e) == 0, "%s", err_msg(&e));
+    if (mem_limit)
+        segment_writer_set_mem_limit(w, mem_limit);
     /* add in uneven pieces to cross block boundaries at odd places */
     int64_t at = 0;
     while (at < nrows) {
@@ -29,6 +34,8 @@ static char *write_segment(const char *dir, struct schema *s, int64_t nrows, uin
     }
     struct segment_stats st;
     ck_assert_msg(segment_writer_finish(w, &st, &e) == 0, "%s", err_msg(&e));
+    if (ret_spilled)
+        *ret_spilled = segment_writer_spilled(w);
     segment_writer_free(w);
     ck_assert_uint_eq(st.rows, (uint64_t)nrows);
     uint64_t sz;
@@ -36,6 +43,11 @@ static char *write_segment(const char *dir, struct schema *s, int64_t nrows, uin
     ck_assert_uint_eq(sz, st.size);
     *ret_size = sz;
     return path;
+}
+
+static char *write_segment(const char *dir, struct schema *s, int64_t nrows, uint64_t *ret_size)
+{
+    return write_segment_as(dir, "seg.dat", s, nrows, 0, ret_size, NULL);
 }
 
 static int read_all(const char *path, uint64_t size, struct bt_rows *out, struct err *e)
@@ -372,6 +384,227 @@ START_TEST(range_coalesce)
 }
 END_TEST
 
+
+/* The byte range of the page of column col in block b. */
+static struct io_range page_range(struct segment_reader *rd, int col, uint32_t b)
+{
+    uint8_t *mask = xcalloc(segment_reader_blocks(rd), 1);
+    mask[b] = 1;
+    struct io_range *rg;
+    size_t n;
+    ck_assert_int_eq(segment_reader_ranges(rd, &col, 1, mask, &rg, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    struct io_range r = rg[0];
+    free(rg);
+    free(mask);
+    return r;
+}
+
+/* pages are column-major: each column's pages are one run, in block order, runs in column order */
+START_TEST(column_major_layout)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    uint64_t size;
+    char *path = write_segment(dir, s, 60000, &size);
+    struct segment_reader *rd = open_reader(path);
+    uint32_t nb = segment_reader_blocks(rd);
+    ck_assert_uint_gt(nb, 3);
+    uint64_t expect = 0;
+    for (int c = 0; c < 6; c++) {
+        struct io_range *rg;
+        size_t n;
+        ck_assert_int_eq(segment_reader_ranges(rd, &c, 1, NULL, &rg, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(rg[0].off, expect);
+        for (uint32_t b = 0; b < nb; b++) {
+            struct io_range p = page_range(rd, c, b);
+            ck_assert_msg(p.off == expect, "column %d block %u at %llu, expected %llu", c, b,
+                          (unsigned long long)p.off, (unsigned long long)expect);
+            expect += p.len;
+        }
+        ck_assert_uint_eq(rg[0].off + rg[0].len, expect);
+        free(rg);
+    }
+    /* the footer follows the last column */
+    int fd = open(path, O_RDONLY);
+    unsigned char t[8];
+    ck_assert_int_eq(pread(fd, t, 8, (off_t)(size - 32)), 8);
+    close(fd);
+    ck_assert_uint_eq(get_u64le(t), expect);
+    /* two columns: two ranges (adjacent columns: one) */
+    int two[2] = { 4, 1 }, adj[2] = { 2, 3 };
+    struct io_range *rg;
+    size_t n;
+    ck_assert_int_eq(segment_reader_ranges(rd, two, 2, NULL, &rg, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_lt(rg[0].off, rg[1].off);
+    free(rg);
+    ck_assert_int_eq(segment_reader_ranges(rd, adj, 2, NULL, &rg, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    free(rg);
+    segment_reader_free(rd);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+/* a writer over its memory bound spills to a temp file; the segment is byte for byte the same */
+START_TEST(spill_same_bytes)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_UNIQUE);
+    uint64_t sz0, sz1, sz2;
+    bool sp0, sp1, sp2;
+    char *p0 = write_segment_as(dir, "a.dat", s, 70000, 0, &sz0, &sp0);
+    char *p1 = write_segment_as(dir, "b.dat", s, 70000, 1, &sz1, &sp1);
+    char *p2 = write_segment_as(dir, "c.dat", s, 70000, 20000, &sz2, &sp2);
+    ck_assert(!sp0);
+    ck_assert(sp1);
+    ck_assert(sp2);
+    struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
+    ck_assert_int_eq(fs_read_file(p0, &a, 1 << 30, NULL), 0);
+    ck_assert_int_eq(fs_read_file(p1, &b, 1 << 30, NULL), 0);
+    ck_assert_int_eq(fs_read_file(p2, &c, 1 << 30, NULL), 0);
+    ck_assert_uint_eq(a.len, sz0);
+    ck_assert_uint_eq(b.len, a.len);
+    ck_assert_uint_eq(c.len, a.len);
+    ck_assert(memcmp(a.data, b.data, a.len) == 0);
+    ck_assert(memcmp(a.data, c.data, a.len) == 0);
+    struct bt_rows got = { 0 }, want = { 0 };
+    struct err e = { 0 };
+    ck_assert_msg(read_all(p1, sz1, &got, &e) == 0, "%s", err_msg(&e));
+    bt_expect(&want, s, 0, 70000, 1);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    /* no spill file is left next to the segment */
+    ck_assert_uint_eq(bt_count_files(dir), 3);
+    /* an unfinished spilling writer leaves nothing either */
+    char *p3 = xasprintf("%s/u.dat", dir);
+    struct segment_writer *w;
+    ck_assert_int_eq(segment_writer_open(p3, s, &w, &e), 0);
+    segment_writer_set_mem_limit(w, 1);
+    struct column_batch bb;
+    bt_batch(&bb, s, 0, 30000, 1);
+    ck_assert_int_eq(segment_writer_add(w, &bb, 0, bb.nrows, &e), 0);
+    ck_assert(segment_writer_spilled(w));
+    segment_writer_free(w);
+    column_batch_release(&bb);
+    ck_assert_uint_eq(bt_count_files(dir), 3);
+    buf_release(&a);
+    buf_release(&b);
+    buf_release(&c);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(p0);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(dir);
+}
+END_TEST
+
+/*
+ * Rewrites a column-major segment block-major (the layout of earlier
+ * builds): pages reordered, footer offsets and crcs patched.
+ */
+static void rewrite_block_major(const char *path, uint64_t size)
+{
+    struct segment_reader *rd = open_reader(path);
+    int nc = segment_reader_schema(rd)->ncols;
+    uint32_t nb = segment_reader_blocks(rd);
+    struct io_range *pg = xcalloc((size_t)nb * (size_t)nc, sizeof(*pg));
+    for (uint32_t b = 0; b < nb; b++)
+        for (int c = 0; c < nc; c++)
+            pg[(size_t)b * (size_t)nc + (size_t)c] = page_range(rd, c, b);
+    const struct schema *sc = segment_reader_schema(rd);
+    enum col_type types[SCHEMA_MAX_COLS];
+    for (int c = 0; c < nc; c++)
+        types[c] = sc->cols[c].type;
+    segment_reader_free(rd);
+    struct buf f = BUF_INIT, out = BUF_INIT;
+    ck_assert_int_eq(fs_read_file(path, &f, 1 << 30, NULL), 0);
+    uint8_t *d = (uint8_t *)f.data;
+    uint64_t foff = get_u64le(d + size - 32);
+    uint64_t *newoff = xcalloc((size_t)nb * (size_t)nc, sizeof(*newoff));
+    for (size_t i = 0; i < (size_t)nb * (size_t)nc; i++) {
+        newoff[i] = out.len;
+        buf_append(&out, d + pg[i].off, pg[i].len);
+    }
+    ck_assert_uint_eq(out.len, foff);
+    /* walk the footer to each page entry's offset field */
+    uint8_t *ft = d + foff;
+    size_t pos = 4 + 1 + 4;
+    for (int c = 0; c < nc; c++)
+        pos += 1 + 1 + 4 + get_u32le(ft + pos + 2);
+    pos += 8 + 4;
+    for (uint32_t b = 0; b < nb; b++) {
+        pos += 4;
+        for (int c = 0; c < nc; c++) {
+            ck_assert_uint_eq(get_u64le(ft + pos), pg[(size_t)b * (size_t)nc + (size_t)c].off);
+            put_u64le(ft + pos, newoff[(size_t)b * (size_t)nc + (size_t)c]);
+            pos += 8 + 4 + 4 + 4 + 4 + 1;
+            bool mm = ft[pos++] != 0;
+            if (mm && types[c] == COL_STRING) {
+                pos += 4 + get_u32le(ft + pos);
+                pos += 4 + get_u32le(ft + pos);
+            } else if (mm) {
+                pos += 16;
+            }
+        }
+    }
+    uint8_t *t = d + size - 32;
+    ck_assert_uint_eq(foff + pos, size - 32);
+    put_u32le(t + 12, crc32c(0, ft, pos));
+    put_u32le(t + 20, crc32c(crc32c(0, t, 20), t + 24, 8));
+    buf_append(&out, ft, size - foff);
+    ck_assert_int_eq(fs_write_atomic(path, out.data, out.len, NULL), 0);
+    buf_release(&f);
+    buf_release(&out);
+    free(pg);
+    free(newoff);
+}
+
+/* segments in the block-major layout of earlier builds read the same */
+START_TEST(block_major_still_read)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    uint64_t size;
+    char *path = write_segment(dir, s, 40000, &size);
+    rewrite_block_major(path, size);
+    struct segment_reader *rd = open_reader(path);
+    /* now the pages of block 0 are adjacent: one range */
+    int all[6] = { 0, 1, 2, 3, 4, 5 };
+    uint8_t *mask = xcalloc(segment_reader_blocks(rd), 1);
+    mask[0] = 1;
+    struct io_range *rg;
+    size_t n;
+    ck_assert_int_eq(segment_reader_ranges(rd, all, 6, mask, &rg, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(rg[0].off, 0);
+    free(rg);
+    free(mask);
+    segment_reader_free(rd);
+    struct bt_rows got = { 0 }, want = { 0 };
+    struct err e = { 0 };
+    ck_assert_msg(read_all(path, size, &got, &e) == 0, "%s", err_msg(&e));
+    bt_expect(&want, s, 0, 40000, 1);
+    bt_rows_sort(&want);
+    bt_rows_assert_equal(&got, &want);
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 START_TEST(writer_faults)
 {
     if (!fault_compiled_in())
@@ -420,6 +653,9 @@ int main(void)
     tcase_add_test(tc, garbage_and_short_files);
     tcase_add_test(tc, range_coalesce);
     tcase_add_test(tc, writer_faults);
+    tcase_add_test(tc, column_major_layout);
+    tcase_add_test(tc, spill_same_bytes);
+    tcase_add_test(tc, block_major_still_read);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
