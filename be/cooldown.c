@@ -943,7 +943,6 @@ static int recut_on_worker(struct tablet *t, void *arg, struct err *e)
     free(cut);
     pthread_mutex_lock(&a->cd->mu);
     a->cd->st.metas_written++;
-    a->cd->st.recuts++;
     pthread_mutex_unlock(&a->cd->mu);
     return tablet_install(t, nv, e);
 }
@@ -977,6 +976,9 @@ static int recut(struct cooldown *cd, int64_t tid, struct cd_snap *s, const stru
     }
     *act = COOLDOWN_PUBLISHED;
     metrics_inc(cd_metrics.recuts);
+    pthread_mutex_lock(&cd->mu);
+    cd->st.recuts++;
+    pthread_mutex_unlock(&cd->mu);
     tlog_info(tid, "re-cut remote meta %s of replica %" PRId64 " term %" PRId64 " (up to version %" PRId64
               ") at version %" PRId64 ": kept %zu of its rowsets, %zu left for remote GC; published term %" PRId64,
               m->cooldown_meta_id, m->replica_id, m->term, m->cooldowned_version, ra.cut_at, ra.p, ra.ncut,

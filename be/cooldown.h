@@ -27,7 +27,8 @@
  * Fault points: cooldown.intent, cooldown.upload, cooldown.after_upload,
  * cooldown.meta_write, cooldown.after_meta_write, cooldown.local_swap,
  * cooldown.after_swap, cooldown.follow, cooldown.follow.after_swap,
- * cooldown.adopt, cooldown.cold_compaction.after_upload,
+ * cooldown.adopt, cooldown.recut, cooldown.recut.after_meta_write,
+ * cooldown.cold_compaction.after_upload,
  * cooldown.cold_compaction.meta_write, cooldown.gc.delete,
  * cooldown.gc.after_delete, cooldown.conf.
  */
