@@ -33,6 +33,8 @@ struct fe_client {
     bool stop;
     int64_t start_ms;
     int64_t interval_s;
+    char master[256];            /* address the newest master announced (be_service_fe_master) */
+    bool on_master;              /* cl is connected to master */
 };
 
 static char *identity_path(const char *root) { return xasprintf("%s/backend_id.json", root); }
@@ -82,12 +84,11 @@ static int save_identity(const char *root, int64_t id, const char *uuid, struct 
     return r;
 }
 
-static int connect_next(struct fe_client *c, struct err *e)
+static int connect_addr(struct fe_client *c, const char *a, struct err *e)
 {
     rpc_client_free(c->cl);
     c->cl = NULL;
-    const char *a = c->addrs[c->cur % c->naddrs];
-    c->cur++;
+    c->on_master = false;
     const char *colon = strrchr(a, ':');
     if (!colon || colon == a)
         return err_set(e, FLOE_ECONFIG, "fe_address '%s': expected host:port", a);
@@ -97,6 +98,20 @@ static int connect_next(struct fe_client *c, struct err *e)
     int r = rpc_client_new(&co, &c->cl, e);
     free(host);
     return r;
+}
+
+static int connect_next(struct fe_client *c, struct err *e)
+{
+    const char *a = c->addrs[c->cur % c->naddrs];
+    c->cur++;
+    return connect_addr(c, a, e);
+}
+
+/* A master epoch from the FE's reply: a lower one than seen is a deposed
+ * master (FLOE_ENOTMASTER); a higher one is recorded. */
+static int check_epoch(struct fe_client *c, int64_t epoch, const char *what, struct err *e)
+{
+    return be_service_fence(c->o.svc, epoch, what, 0, NULL, e);
 }
 
 static int do_register(struct fe_client *c, struct err *e)
@@ -154,6 +169,10 @@ static int do_heartbeat(struct fe_client *c, struct err *e)
     idl_heartbeat_req_release(&req);
     if (r < 0)
         return r;
+    if ((r = check_epoch(c, rep.master_epoch, "heartbeat reply", e)) < 0) {
+        idl_heartbeat_reply_release(&rep);
+        return r;
+    }
     if (rep.report_interval_s > 0 && rep.report_interval_s <= 3600 && !c->o.report_interval_s)
         c->interval_s = rep.report_interval_s;
     idl_heartbeat_reply_release(&rep);
@@ -203,6 +222,11 @@ static int do_report(struct fe_client *c, struct err *e)
     idl_tablet_report_req_release(&req);
     if (r < 0)
         return r;
+    if ((r = check_epoch(c, rep.master_epoch, "tablet report reply", e)) < 0) {
+        /* a deposed master's confs are not applied */
+        idl_tablet_report_reply_release(&rep);
+        return r;
+    }
     if (rep.cooldown_confs_len && c->o.on_cooldown_confs)
         c->o.on_cooldown_confs(c->o.ctx, rep.cooldown_confs, rep.cooldown_confs_len);
     if (rep.unknown_tablets_len)
@@ -221,9 +245,41 @@ int fe_client_round(struct fe_client *c, struct err *e)
     return r;
 }
 
+static int round_with(struct fe_client *c, struct err *e)
+{
+    int r;
+    if (__atomic_load_n(c->o.backend_id, __ATOMIC_RELAXED) == 0 && (r = do_register(c, e)) < 0)
+        return r;
+    if ((r = do_heartbeat(c, e)) < 0 || (r = do_report(c, e)) < 0)
+        return r;
+    return 0;
+}
+
 static int round_locked(struct fe_client *c, struct err *e)
 {
     int r = 0;
+    /* the newest master announced itself with a ping: talk to it first */
+    char m[sizeof(c->master)];
+    be_service_fe_master(c->o.svc, m, sizeof(m));
+    if (m[0]) {
+        if (strcmp(m, c->master) != 0) {
+            log_info("FE master announced at %s: heartbeats and reports go there", m);
+            snprintf(c->master, sizeof(c->master), "%s", m);
+            rpc_client_free(c->cl);
+            c->cl = NULL;
+            c->on_master = false;
+        }
+        if (!c->on_master && connect_addr(c, m, e) == 0)
+            c->on_master = true;
+        if (c->on_master) {
+            if ((r = round_with(c, e)) == 0)
+                return 0;
+            log_debug("FE master %s: %s (trying the configured fe_address)", m, err_msg(e));
+            rpc_client_free(c->cl);
+            c->cl = NULL;
+            c->on_master = false;
+        }
+    }
     for (size_t attempt = 0; attempt < c->naddrs; attempt++) {
         if (!c->cl && (r = connect_next(c, e)) < 0)
             return r;

@@ -16,6 +16,9 @@
 #include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
+#include "objstore.h"
+#include "remote_meta.h"
 #include "resource.h"
 #include "rpc.h"
 #include "service.h"
@@ -85,6 +88,32 @@ static const struct conf_entry be_conf_table[] = {
     CONF_END,
 };
 #undef F
+
+/* The delete_remote_prefix hook: a handle of its own on the resource as the
+ * FE describes it (the BE may have forgotten the tablet and its resource). */
+static int delete_remote_prefix(void *ctx, int64_t tablet_id, const struct idl_resource *res, int64_t *ret_deleted,
+                                struct err *e)
+{
+    (void)ctx;
+    struct objstore_conf conf;
+    struct objstore *os = NULL;
+    *ret_deleted = 0;
+    int r = cooldown_resource_conf(res, &conf, e);
+    if (r < 0)
+        return r;
+    r = objstore_open(&conf, &os, e);
+    objstore_conf_release(&conf);
+    if (r < 0)
+        return r;
+    char *pre = remote_tablet_prefix(tablet_id);
+    r = resource_delete_prefix(os, pre, ret_deleted, e);
+    free(pre);
+    objstore_close(os);
+    if (*ret_deleted > 0)
+        metrics_add(metrics_counter("floe_be_dropped_prefix_objects_deleted_total",
+                                    "remote objects of dropped tablets deleted on the FE's request"), *ret_deleted);
+    return r;
+}
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -212,8 +241,10 @@ int main(int argc, char **argv)
     if (cooldown_open(eng, reg, fcache, &cdo, &cdn, &e) < 0 ||
         cooldown_service_init(&cds, cdn, reg, cf.storage_root, &e) < 0)
         goto fail;
-    struct be_service_opts so = { .eng = eng, .token = &token, .backend_id = &backend_id };
+    struct be_service_opts so = { .eng = eng, .token = &token, .backend_id = &backend_id,
+                                  .storage_root = cf.storage_root };
     cooldown_service_hooks(&cds, &so.hooks);
+    so.hooks.delete_remote_prefix = delete_remote_prefix;
     if (be_service_new(&so, &svc, &e) < 0)
         goto fail;
     struct rpc_server_opts ro = { .name = "be", .port = (int)cf.rpc_port, .token = &token,

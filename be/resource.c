@@ -202,3 +202,23 @@ bool storage_policy_is_cold(int64_t ttl_s, int64_t datetime_s, int64_t newest_wr
         return true;
     return false;
 }
+
+int resource_delete_prefix(struct objstore *os, const char *prefix, int64_t *ret_deleted, struct err *e)
+{
+    *ret_deleted = 0;
+    if (!prefix || !*prefix)
+        return err_set(e, FLOE_EBADINPUT, "delete prefix: an empty prefix would name every object");
+    struct objstore_list l = { 0 };
+    int r = objstore_list(os, prefix, &l, e);
+    if (r == 0 && l.n > 0) {
+        const char **keys = xcalloc(l.n, sizeof(char *));
+        for (size_t i = 0; i < l.n; i++)
+            keys[i] = l.entries[i].key;
+        r = objstore_delete_many(os, keys, l.n, NULL, e);
+        free(keys);
+        if (r == 0)
+            *ret_deleted = (int64_t)l.n;
+    }
+    objstore_list_release(&l);
+    return r;
+}

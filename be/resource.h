@@ -71,6 +71,14 @@ int resource_get_policy(struct resource_registry *r, const char *name, struct st
  */
 void resource_export_metrics(struct resource_registry *r);
 
+/*
+ * Deletes every object whose key starts with prefix (list, then batched
+ * deletes); *ret_deleted objects. An empty prefix is FLOE_EBADINPUT. A
+ * failure leaves the objects not yet deleted in place; running it again is
+ * harmless.
+ */
+int resource_delete_prefix(struct objstore *os, const char *prefix, int64_t *ret_deleted, struct err *e);
+
 /* True when a rowset written last at newest_write_ms is cold at now_ms under the policy. */
 bool storage_policy_is_cold(int64_t ttl_s, int64_t datetime_s, int64_t newest_write_ms, int64_t now_ms);
 

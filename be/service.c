@@ -7,7 +7,9 @@
 #include "err.h"
 #include "fsutil.h"
 #include "idl_conv.h"
+#include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "scan.h"
 #include "segment_reader.h"
@@ -50,6 +52,11 @@ struct be_service {
     size_t nsnaps;
     int64_t next_id;
     int64_t start_ms;
+    /* master fencing (fence_mu) */
+    pthread_mutex_t fence_mu;
+    int64_t fe_epoch;                /* highest master epoch seen (durable when fence_path is set) */
+    char fe_master[256];             /* address the newest master announced */
+    char *fence_path;                /* {storage_root}/fe_epoch.json or NULL */
 };
 
 static int64_t new_id(struct be_service *s)
@@ -57,13 +64,124 @@ static int64_t new_id(struct be_service *s)
     return ++s->next_id;
 }
 
+/* ---- master fencing ---- */
+
+static int fence_load(struct be_service *s, struct err *e)
+{
+    struct buf b = BUF_INIT;
+    json_t *j = NULL;
+    int r = fs_read_file(s->fence_path, &b, 1 << 16, e);
+    if (r == -ENOENT) {
+        err_clear(e);
+        r = 0;
+        goto out;
+    }
+    const char *addr = "";
+    if (r < 0 || (r = json_parse(b.data ? b.data : "", b.len, &j, s->fence_path, e)) < 0 ||
+        (r = json_get_i64(j, "epoch", &s->fe_epoch, s->fence_path, e)) < 0)
+        goto out;
+    if (json_object_get(j, "fe_address") && (r = json_get_str(j, "fe_address", &addr, s->fence_path, e)) < 0)
+        goto out;
+    if (s->fe_epoch < 0 || strlen(addr) >= sizeof(s->fe_master)) {
+        r = err_set(e, FLOE_ECORRUPT, "%s: epoch %lld or fe_address is out of range", s->fence_path,
+                    (long long)s->fe_epoch);
+        goto out;
+    }
+    snprintf(s->fe_master, sizeof(s->fe_master), "%s", addr);
+out:
+    if (r < 0 && r != FLOE_ECORRUPT && r >= FLOE_ERR_MIN && r <= FLOE_ERR_MAX) {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", err_msg(e));
+        r = err_set(e, FLOE_ECORRUPT, "%s", msg);
+    }
+    json_decref(j);
+    buf_release(&b);
+    return r;
+}
+
+/* fence_mu held. */
+static int fence_save(struct be_service *s, int64_t epoch, const char *addr, struct err *e)
+{
+    if (!s->fence_path)
+        return 0;
+    json_t *j = json_pack("{s:I,s:s}", "epoch", (json_int_t)epoch, "fe_address", addr);
+    struct buf b = BUF_INIT;
+    int r = json_dump_buf(j, &b, e);
+    if (r == 0)
+        r = fs_write_atomic(s->fence_path, b.data, b.len, e);
+    buf_release(&b);
+    json_decref(j);
+    return r;
+}
+
+int be_service_fence(struct be_service *s, int64_t epoch, const char *what, int64_t tablet_id,
+                     const char *fe_address, struct err *e)
+{
+    if (epoch <= 0)
+        return 0;   /* an FE from before fencing: nothing to compare */
+    const char *addr = fe_address && *fe_address && strlen(fe_address) < sizeof(s->fe_master) ? fe_address : NULL;
+    int r = 0;
+    pthread_mutex_lock(&s->fence_mu);
+    int64_t seen = s->fe_epoch;
+    if (epoch < seen) {
+        pthread_mutex_unlock(&s->fence_mu);
+        struct buf n = BUF_INIT;
+        buf_puts(&n, "floe_be_fenced_total{");
+        metrics_label(&n, "method", what);
+        buf_puts(&n, "}");
+        metrics_inc(metrics_counter(buf_cstr(&n), "requests refused: their FE master epoch is below the highest seen"));
+        buf_release(&n);
+        if (tablet_id)
+            tlog_warn(tablet_id, "refused %s from a deposed FE master: epoch %lld is below %lld", what,
+                      (long long)epoch, (long long)seen);
+        else
+            log_warn("refused %s from a deposed FE master: epoch %lld is below %lld", what, (long long)epoch,
+                     (long long)seen);
+        return err_set(e, FLOE_ENOTMASTER, "%s: FE master epoch %lld is below %lld seen by this BE (a newer master "
+                       "took over)", what, (long long)epoch, (long long)seen);
+    }
+    bool new_addr = addr && strcmp(addr, s->fe_master) != 0;
+    if (epoch > seen || new_addr) {
+        const char *keep = addr ? addr : epoch > seen ? "" : s->fe_master;
+        if ((r = fence_save(s, epoch, keep, e)) < 0) {
+            err_prefix(e, "%s: cannot persist FE master epoch %lld", what, (long long)epoch);
+        } else {
+            if (epoch > seen)
+                log_info("FE master epoch %lld (was %lld)%s%s", (long long)epoch, (long long)seen,
+                         addr ? ", master at " : "", addr ? addr : "");
+            else
+                log_info("FE master at %s (epoch %lld)", addr, (long long)epoch);
+            s->fe_epoch = epoch;
+            snprintf(s->fe_master, sizeof(s->fe_master), "%s", keep);
+        }
+    }
+    pthread_mutex_unlock(&s->fence_mu);
+    return r;
+}
+
+int64_t be_service_fe_epoch(struct be_service *s)
+{
+    pthread_mutex_lock(&s->fence_mu);
+    int64_t v = s->fe_epoch;
+    pthread_mutex_unlock(&s->fence_mu);
+    return v;
+}
+
+void be_service_fe_master(struct be_service *s, char *buf, size_t len)
+{
+    pthread_mutex_lock(&s->fence_mu);
+    snprintf(buf, len, "%s", s->fe_master);
+    pthread_mutex_unlock(&s->fence_mu);
+}
+
 /* ---- ping ---- */
 
 static int h_ping(void *ctx, const struct idl_ping_req *req, struct idl_ping_reply *rep, struct err *e)
 {
     struct be_service *s = ctx;
-    (void)req;
-    (void)e;
+    int r = be_service_fence(s, req->has_master_epoch ? req->master_epoch : 0, "ping", 0, req->fe_address, e);
+    if (r < 0)
+        return r;
     rep->backend_id = s->o.backend_id ? __atomic_load_n(s->o.backend_id, __ATOMIC_RELAXED) : 0;
     tidl_set_str(&rep->version, FLOE_VERSION);
     rep->start_time_ms = s->start_ms;
@@ -188,17 +306,35 @@ static int h_drop(void *ctx, const struct idl_drop_tablet_req *req, struct idl_d
 {
     struct be_service *s = ctx;
     struct tablet_info ti;
+    int r = be_service_fence(s, req->has_fe_epoch ? req->fe_epoch : 0, "drop_tablet", req->tablet_id, NULL, e);
+    if (r < 0)
+        return r;
     if (req->replica_id && engine_tablet_info(s->o.eng, req->tablet_id, &ti, NULL) == 0 &&
         ti.replica_id != req->replica_id)
         return err_set(e, FLOE_EBADREQ, "drop tablet %lld: this BE holds replica %lld, not %lld",
                        (long long)req->tablet_id, (long long)ti.replica_id, (long long)req->replica_id);
-    int r = s->o.hooks.drop_tablet ? s->o.hooks.drop_tablet(s->o.hooks.ctx, req->tablet_id, req->delete_remote, e)
-                                   : engine_drop_tablet(s->o.eng, req->tablet_id, e);
-    if (r == FLOE_ENOTFOUND) {
-        rep->existed = false;
-        return 0;
-    }
+    r = s->o.hooks.drop_tablet ? s->o.hooks.drop_tablet(s->o.hooks.ctx, req->tablet_id, req->delete_remote, e)
+                               : engine_drop_tablet(s->o.eng, req->tablet_id, e);
     rep->existed = r == 0;
+    if (r == FLOE_ENOTFOUND) {
+        err_clear(e);
+        r = 0;
+    }
+    /* the last replica of a dropped table: the FE names the resource, so the
+     * prefix goes even when a report already dropped the tablet here and a
+     * restart lost what the cooldown code remembered of it */
+    if (r == 0 && req->delete_remote && req->has_resource) {
+        int64_t n = 0;
+        if (!s->o.hooks.delete_remote_prefix)
+            r = err_set(e, FLOE_EUNSUPPORTED, "drop tablet %lld: remote deletes are not available on this BE",
+                        (long long)req->tablet_id);
+        else if ((r = s->o.hooks.delete_remote_prefix(s->o.hooks.ctx, req->tablet_id, &req->resource, &n, e)) < 0)
+            err_prefix(e, "drop tablet %lld: delete remote prefix on resource '%s'", (long long)req->tablet_id,
+                       req->resource.name ? req->resource.name : "");
+        else if (n > 0)
+            tlog_info(req->tablet_id, "dropped tablet: deleted %lld remote objects on resource '%s'", (long long)n,
+                      req->resource.name ? req->resource.name : "");
+    }
     return r;
 }
 
@@ -660,6 +796,9 @@ static int fetch_segment(struct rpc_client *cl, int64_t snap, const struct rowse
 static int h_clone(void *ctx, const struct idl_clone_req *req, struct idl_clone_reply *rep, struct err *e)
 {
     struct be_service *s = ctx;
+    int fr = be_service_fence(s, req->has_fe_epoch ? req->fe_epoch : 0, "clone", req->tablet_id, NULL, e);
+    if (fr < 0)
+        return fr;
     if (!s->o.token)
         return err_set(e, FLOE_EUNSUPPORTED, "clone: no cluster token configured");
     struct rpc_client_opts co = { .host = req->src_host, .port = req->src_port, .token = s->o.token };
@@ -730,6 +869,9 @@ static int h_push_conf(void *ctx, const struct idl_push_cooldown_conf_req *req, 
                        struct err *e)
 {
     struct be_service *s = ctx;
+    int r = be_service_fence(s, req->has_fe_epoch ? req->fe_epoch : 0, "push_cooldown_conf", 0, NULL, e);
+    if (r < 0)
+        return r;
     if (!s->o.hooks.push_cooldown_conf)
         return err_set(e, FLOE_EUNSUPPORTED, "push_cooldown_conf: cooldown is not available on this BE");
     return s->o.hooks.push_cooldown_conf(s->o.hooks.ctx, req, rep, e);
@@ -739,6 +881,10 @@ static int h_cooldown_delete(void *ctx, const struct idl_cooldown_delete_req *re
                              struct err *e)
 {
     struct be_service *s = ctx;
+    /* a deposed master's confirmation deletes nothing (DESIGN §3) */
+    int r = be_service_fence(s, req->has_fe_epoch ? req->fe_epoch : 0, "cooldown_delete", req->tablet_id, NULL, e);
+    if (r < 0)
+        return r;
     if (!s->o.hooks.cooldown_delete)
         return err_set(e, FLOE_EUNSUPPORTED, "cooldown_delete: cooldown is not available on this BE");
     return s->o.hooks.cooldown_delete(s->o.hooks.ctx, req, rep, e);
@@ -766,6 +912,17 @@ int be_service_new(const struct be_service_opts *o, struct be_service **ret, str
     if (s->o.snapshot_idle_ms <= 0)
         s->o.snapshot_idle_ms = 3600000;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->fence_mu, NULL);
+    if (o->storage_root) {
+        s->fence_path = xasprintf("%s/fe_epoch.json", o->storage_root);
+        int r = fence_load(s, e);
+        if (r < 0) {
+            be_service_free(s);
+            return r;
+        }
+        if (s->fe_epoch > 0)
+            log_info("FE master epoch %lld (from %s)", (long long)s->fe_epoch, s->fence_path);
+    }
     s->start_ms = fs_now_ms();
     s->next_id = (s->start_ms % 1000000) * 1000;
     s->h.ctx = s;
@@ -845,6 +1002,8 @@ void be_service_free(struct be_service *s)
     for (size_t i = 0; i < s->nsnaps; i++)
         version_unref(s->snaps[i].v);
     free(s->snaps);
+    free(s->fence_path);
+    pthread_mutex_destroy(&s->fence_mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -40,6 +40,35 @@ void catalog_init(struct catalog *c, const struct fe_params *params)
     idmap_init(&c->resources);
     idmap_init(&c->policies);
     idmap_init(&c->labels);
+    idmap_init(&c->rdrops);
+}
+
+static void rdrop_free(struct fe_rdrop *d)
+{
+    if (!d)
+        return;
+    free(d->replica_ids);
+    free(d->backend_ids);
+    free(d);
+}
+
+struct fe_rdrop *catalog_rdrop(const struct catalog *c, int64_t tablet_id)
+{
+    return idmap_get(&c->rdrops, tablet_id);
+}
+
+/* Opens (or replaces) the pending entry of a tablet. Takes the arrays. */
+static void rdrop_put(struct catalog *c, int64_t tablet_id, int64_t resource_id, int n, int64_t *replicas,
+                      int64_t *backends)
+{
+    struct fe_rdrop *d = xcalloc(1, sizeof(*d));
+    d->tablet_id = tablet_id;
+    d->resource_id = resource_id;
+    d->nreplicas = n;
+    d->replica_ids = replicas;
+    d->backend_ids = backends;
+    rdrop_free(idmap_get(&c->rdrops, tablet_id));
+    idmap_put(&c->rdrops, tablet_id, d);
 }
 
 static int64_t label_key(int64_t table_id, const char *label)
@@ -149,8 +178,6 @@ static void policy_free(struct fe_policy *p)
     free(p);
 }
 
-#define IDMAP_FOREACH(m, i) for (size_t i = 0; i < (m)->cap; i++) if ((m)->slots[i].key)
-
 void catalog_release(struct catalog *c)
 {
     if (!c)
@@ -161,6 +188,8 @@ void catalog_release(struct catalog *c)
     IDMAP_FOREACH(&c->resources, i) resource_free(c->resources.slots[i].val);
     IDMAP_FOREACH(&c->policies, i) policy_free(c->policies.slots[i].val);
     IDMAP_FOREACH(&c->labels, i) label_chain_free(c->labels.slots[i].val);
+    IDMAP_FOREACH(&c->rdrops, i) rdrop_free(c->rdrops.slots[i].val);
+    idmap_release(&c->rdrops);
     idmap_release(&c->backends);
     idmap_release(&c->tables);
     idmap_release(&c->tablets);
@@ -584,6 +613,12 @@ static int apply_resource_drop(struct catalog *c, const json_t *rec, struct err 
             return err_set(e, FLOE_ECORRUPT, "resource_drop: resource %lld used by policy '%s'",
                            (long long)id, p->name);
     }
+    IDMAP_FOREACH(&c->rdrops, i) {
+        struct fe_rdrop *d = c->rdrops.slots[i].val;
+        if (d->resource_id == id)
+            return err_set(e, FLOE_ECORRUPT, "resource_drop: resource %lld still has the remote data of "
+                           "dropped tablet %lld to delete", (long long)id, (long long)d->tablet_id);
+    }
     resource_free(idmap_del(&c->resources, id));
     return 0;
 }
@@ -804,8 +839,19 @@ static int apply_table_drop(struct catalog *c, const json_t *rec, struct err *e)
     struct fe_table *t = catalog_table(c, id);
     if (!t)
         return err_set(e, FLOE_ECORRUPT, "table_drop: unknown table %lld", (long long)id);
+    const struct fe_policy *pol = t->policy_id ? catalog_policy(c, t->policy_id) : NULL;
     for (int32_t b = 0; b < t->buckets; b++) {
         struct fe_tablet *tb = catalog_tablet(c, t->tablet_ids[b]);
+        if (tb && tb->cooldown_term > 0 && pol && catalog_resource(c, pol->resource_id) && tb->nreplicas > 0) {
+            /* cooled (or cooling): its remote prefix must go too, whatever happens to the drops */
+            int64_t *reps = xcalloc((size_t)tb->nreplicas, sizeof(*reps));
+            int64_t *bes = xcalloc((size_t)tb->nreplicas, sizeof(*bes));
+            for (int k = 0; k < tb->nreplicas; k++) {
+                reps[k] = tb->replicas[k].id;
+                bes[k] = tb->replicas[k].backend_id;
+            }
+            rdrop_put(c, tb->id, pol->resource_id, tb->nreplicas, reps, bes);
+        }
         if (tb) {
             tablet_unlink(c, tb);
             tablet_free(tb);
@@ -1043,6 +1089,31 @@ static int apply_delete_confirm(struct catalog *c, const json_t *rec, struct err
     return 0;
 }
 
+static int apply_master_epoch(struct catalog *c, const json_t *rec, struct err *e)
+{
+    int64_t ep;
+    if (fj_i64(rec, "epoch", &ep, "master_epoch", e) < 0)
+        return FLOE_ECORRUPT;
+    if (ep <= c->master_epoch)
+        return err_set(e, FLOE_ECORRUPT, "master_epoch: epoch %lld is not above %lld", (long long)ep,
+                       (long long)c->master_epoch);
+    c->master_epoch = ep;
+    return 0;
+}
+
+static int apply_remote_deleted(struct catalog *c, const json_t *rec, struct err *e)
+{
+    int64_t tid;
+    if (fj_i64(rec, "tablet", &tid, "remote_deleted", e) < 0)
+        return FLOE_ECORRUPT;
+    struct fe_rdrop *d = idmap_get(&c->rdrops, tid);
+    if (!d)
+        return err_set(e, FLOE_ECORRUPT, "remote_deleted: tablet %lld has no remote delete pending", (long long)tid);
+    idmap_del(&c->rdrops, tid);
+    rdrop_free(d);
+    return 0;
+}
+
 typedef int (*apply_fn)(struct catalog *c, const json_t *rec, struct err *e);
 static const struct {
     const char *op;
@@ -1065,6 +1136,8 @@ static const struct {
     { "replica_drop", apply_replica_drop },
     { "cooldown_conf", apply_cooldown_conf },
     { "delete_confirm", apply_delete_confirm },
+    { "master_epoch", apply_master_epoch },
+    { "remote_deleted", apply_remote_deleted },
 };
 
 int catalog_apply(struct catalog *c, const json_t *rec, struct err *e)
@@ -1106,9 +1179,10 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
         r = err_errno(e, errno, "image %s: create", tmp);
         goto out;
     }
-    r |= image_line(f, json_pack("{s:i,s:I,s:I,s:I,s:I}", "image", 1, "last_seq", (json_int_t)c->last_seq,
+    r |= image_line(f, json_pack("{s:i,s:I,s:I,s:I,s:I,s:I}", "image", 1, "last_seq", (json_int_t)c->last_seq,
                                  "next_id", (json_int_t)c->next_id, "next_txn", (json_int_t)c->next_txn,
-                                 "max_term", (json_int_t)c->max_term));
+                                 "max_term", (json_int_t)c->max_term, "master_epoch",
+                                 (json_int_t)c->master_epoch));
     IDMAP_FOREACH(&c->backends, i) {
         struct fe_backend *b = c->backends.slots[i].val;
         r |= image_line(f, json_pack("{s:s,s:I,s:s,s:i,s:i,s:I,s:b}", "k", "backend", "id", (json_int_t)b->id,
@@ -1162,6 +1236,16 @@ int catalog_image_write(const struct catalog *c, const char *path, struct err *e
                                          "version", (json_int_t)l->version));
             count++;
         }
+    }
+    IDMAP_FOREACH(&c->rdrops, i) {
+        const struct fe_rdrop *d = c->rdrops.slots[i].val;
+        json_t *reps = json_array();
+        for (int k = 0; k < d->nreplicas; k++)
+            json_array_append_new(reps, json_pack("[I,I]", (json_int_t)d->replica_ids[k],
+                                                  (json_int_t)d->backend_ids[k]));
+        r |= image_line(f, json_pack("{s:s,s:I,s:I,s:o}", "k", "rdrop", "tablet", (json_int_t)d->tablet_id,
+                                     "resource", (json_int_t)d->resource_id, "replicas", reps));
+        count++;
     }
     r |= image_line(f, json_pack("{s:I}", "end", (json_int_t)count));
     if (r != 0 || fflush(f) != 0 || ferror(f)) {
@@ -1261,6 +1345,30 @@ static int image_apply_line(struct catalog *c, json_t *j, const char *ctx, struc
         tablet_link(c, tb);
         return 0;
     }
+    if (strcmp(k, "rdrop") == 0) {
+        int64_t tid, res;
+        json_t *reps;
+        if (fj_i64(j, "tablet", &tid, ctx, e) < 0 || fj_i64(j, "resource", &res, ctx, e) < 0 ||
+            fj_array(j, "replicas", &reps, ctx, e) < 0)
+            return FLOE_ECORRUPT;
+        size_t n = json_array_size(reps);
+        if (tid <= 0 || n == 0 || n > 1024 || catalog_rdrop(c, tid) || !catalog_resource(c, res))
+            return err_set(e, FLOE_ECORRUPT, "%s: remote delete of tablet %lld: bad tablet, replicas or resource",
+                           ctx, (long long)tid);
+        int64_t *rids = xcalloc(n, sizeof(*rids)), *bids = xcalloc(n, sizeof(*bids));
+        for (size_t k = 0; k < n; k++) {
+            json_t *p = json_array_get(reps, k);
+            if (json_array_size(p) != 2 || fj_at_i64(p, 0, &rids[k], ctx, e) < 0 ||
+                fj_at_i64(p, 1, &bids[k], ctx, e) < 0) {
+                free(rids);
+                free(bids);
+                return err_set(e, FLOE_ECORRUPT, "%s: remote delete of tablet %lld: replica %zu is not [id, backend]",
+                               ctx, (long long)tid, k);
+            }
+        }
+        rdrop_put(c, tid, res, (int)n, rids, bids);
+        return 0;
+    }
     if (strcmp(k, "label") == 0) {
         int64_t table, txn, rows, version;
         const char *label;
@@ -1298,10 +1406,11 @@ int catalog_image_load(struct catalog *c, const char *path, struct err *e)
             goto out;
         }
         if (lineno == 1) {
-            int64_t v, seq, nid, ntx, mt;
+            int64_t v, seq, nid, ntx, mt, ep;
             if (fj_i64(j, "image", &v, ctx, e) < 0 || v != 1 || fj_i64(j, "last_seq", &seq, ctx, e) < 0 ||
                 fj_i64(j, "next_id", &nid, ctx, e) < 0 || fj_i64(j, "next_txn", &ntx, ctx, e) < 0 ||
-                fj_i64(j, "max_term", &mt, ctx, e) < 0) {
+                fj_i64(j, "max_term", &mt, ctx, e) < 0 || fj_opt_i64(j, "master_epoch", 0, &ep, ctx, e) < 0 ||
+                ep < 0) {
                 json_decref(j);
                 r = err_set(e, FLOE_ECORRUPT, "%s: not an image header", ctx);
                 goto out;
@@ -1310,6 +1419,7 @@ int catalog_image_load(struct catalog *c, const char *path, struct err *e)
             c->next_id = nid;
             c->next_txn = ntx;
             c->max_term = mt;
+            c->master_epoch = ep;
         } else if (json_object_get(j, "end")) {
             int64_t want = json_integer_value(json_object_get(j, "end"));
             ended = true;

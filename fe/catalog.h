@@ -13,12 +13,22 @@
  * Fields marked "soft" come from heartbeats and tablet reports; they are not
  * journaled and start empty after a restart.
  *
+ * Journal ops (catalog.c): backend_add, backend_addr, backend_decommission,
+ * resource_create, resource_drop, policy_create, policy_drop, table_create,
+ * table_drop (also opens a remote delete pending entry per cooled tablet),
+ * table_set_policy, txn_begin, publish, replica_state, replica_add,
+ * replica_drop, cooldown_conf, delete_confirm (audit), master_epoch (epoch
+ * must grow) and remote_deleted (closes a pending entry).
+ *
  * Invariants:
  *  - ids (backends, tables, tablets, replicas, resources, policies) come
  *    from one counter that only grows (next_id > every id in the catalog);
  *  - a tablet's cooldown_term never decreases (a record lowering it is
  *    refused), so a term once pushed is never reused (DESIGN invariant 4);
- *  - the replicas of a tablet live on distinct backends.
+ *  - the replicas of a tablet live on distinct backends;
+ *  - master_epoch only grows, so two FEs started on the same journal never
+ *    serve under the same epoch;
+ *  - a resource named by a remote delete pending entry is not dropped.
  *
  * Not thread-safe: the owner serialises access (floe-fe holds one lock).
  */
@@ -159,6 +169,28 @@ struct fe_label {
     struct fe_label *next;        /* same hash */
 };
 
+/*
+ * A dropped cooled tablet whose remote prefix data/{tablet_id}/ is not
+ * deleted yet ("remote delete pending"). Created by the table_drop record for
+ * every tablet with a cooldown term whose table had a policy; removed by a
+ * remote_deleted record once a backend confirmed the prefix is gone. The FE
+ * first drops every listed replica (so no upload of theirs can land after
+ * the delete), then asks one backend to delete the prefix naming the resource,
+ * retrying with backoff, also across FE and BE restarts.
+ */
+struct fe_rdrop {
+    int64_t tablet_id;
+    int64_t resource_id;
+    int nreplicas;
+    int64_t *replica_ids;
+    int64_t *backend_ids;
+    /* soft */
+    uint64_t acked;               /* bit k: replica k's drop confirmed (first 64) */
+    int attempts;
+    int64_t next_ms;              /* next attempt not before this */
+    bool busy;                    /* an attempt is in flight */
+};
+
 struct fe_params {
     int64_t backend_dead_after_ms;
     int64_t cooldown_replica_timeout_ms;
@@ -170,6 +202,7 @@ struct catalog {
     int64_t next_txn;
     int64_t last_seq;             /* seq of the last applied journal record */
     int64_t max_term;             /* highest cooldown term ever applied */
+    int64_t master_epoch;         /* +1 (journaled) each time an FE starts serving as master */
     int64_t nreplicas;            /* total replicas (derived) */
     struct idmap backends;        /* id -> struct fe_backend * */
     struct idmap tables;          /* id -> struct fe_table * */
@@ -177,6 +210,7 @@ struct catalog {
     struct idmap resources;       /* id -> struct fe_resource * */
     struct idmap policies;        /* id -> struct fe_policy * */
     struct idmap labels;          /* hash(table id, label) -> struct fe_label * chain */
+    struct idmap rdrops;          /* tablet id -> struct fe_rdrop * (remote delete pending) */
     int64_t load_ms;              /* when this catalog was loaded */
 };
 
@@ -195,6 +229,7 @@ struct fe_resource *catalog_resource_by_name(const struct catalog *c, const char
 struct fe_resource *catalog_resource(const struct catalog *c, int64_t id);
 struct fe_policy *catalog_policy_by_name(const struct catalog *c, const char *name);
 struct fe_policy *catalog_policy(const struct catalog *c, int64_t id);
+struct fe_rdrop *catalog_rdrop(const struct catalog *c, int64_t tablet_id);
 
 /* The published load of table_id under label, or NULL. */
 const struct fe_label *catalog_label(const struct catalog *c, int64_t table_id, const char *label);

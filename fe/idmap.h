@@ -37,4 +37,7 @@ void idmap_reserve(struct idmap *m, size_t n);
 
 /* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->slots[i].key) ... */
 
+/* for (each occupied slot i of map m) — use m->slots[i].key / .val */
+#define IDMAP_FOREACH(m, i) for (size_t i = 0; i < (m)->cap; i++) if ((m)->slots[i].key)
+
 #endif

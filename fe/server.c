@@ -30,6 +30,9 @@ const struct conf_entry fe_conf_table[] = {
       CONF_FIELD(http_port) },
     { "listen_host", CONF_STRING, 0, 0, "0.0.0.0", "address the RPC server binds (HTTP binds 127.0.0.1 "
       "unless this is set to another address)", CONF_FIELD(listen_host) },
+    { "advertise_host", CONF_STRING, 0, 0, "", "host backends reach this FE at; sent with every ping so "
+      "backends send heartbeats and reports to the newest master (empty: listen_host, unless that is 0.0.0.0, "
+      "then not sent)", CONF_FIELD(advertise_host) },
     { "meta_dir", CONF_STRING, 0, 0, NULL, "directory of the catalog journal and checkpoint image",
       CONF_FIELD(meta_dir) },
     { "cluster_token_file", CONF_STRING, 0, 0, NULL, "file with the cluster token (mode 0600)",
@@ -279,6 +282,8 @@ static void push_job_run(void *arg)
         ok = true;   /* lost on the way: only the reports repair it */
         goto done;
     }
+    j->req.has_fe_epoch = true;
+    j->req.fe_epoch = s->epoch;
     if (FAULT_ON("fe.push.repeat") && fe_be_client(s, j->backend_id, BE_PUSH, &cl, &e) == 0 &&
         idl_backend_service_push_cooldown_conf(cl, &j->req, &rep, &e) == 0)
         idl_push_cooldown_conf_reply_release(&rep);
@@ -291,6 +296,9 @@ static void push_job_run(void *arg)
                 tlog_warn(rep.tablets[i].tablet_id, "backend %lld refused the cooldown conf: %s",
                           (long long)j->backend_id, rep.tablets[i].message ? rep.tablets[i].message : "");
         idl_push_cooldown_conf_reply_release(&rep);
+    } else if (fe_fenced(s, j->backend_id, "push_cooldown_conf", &e)) {
+        metrics_inc(s->m.push_errors);
+        ok = true;   /* a deposed FE retries nothing */
     } else {
         metrics_inc(s->m.push_errors);
         log_debug("push of %zu cooldown confs to backend %lld failed (retried next pass): %s",
@@ -364,7 +372,11 @@ static void small_job_run(void *arg)
     struct rpc_client *cl;
     struct err e = { 0 };
     int r = fe_be_client(s, j->backend_id, BE_CTL, &cl, &e);
-    if (r == 0 && j->kind == 0 && FAULT_ON("fe.delete.drop")) {
+    /* the confirmation is journaled and the send is on its way: a delay here
+     * is a master that stalls (GC pause, SIGSTOP) and is deposed meanwhile */
+    if (r == 0 && j->kind == 0 && FAULT_POINT("fe.delete.before_send") < 0) {
+        tlog_warn(j->tablet_id, "fault fe.delete.before_send: cooldown_delete %lld not sent", (long long)j->id2);
+    } else if (r == 0 && j->kind == 0 && FAULT_ON("fe.delete.drop")) {
         tlog_warn(j->tablet_id, "fault fe.delete.drop: cooldown_delete %lld not sent", (long long)j->id2);
     } else if (r == 0 && j->kind == 0) {
         struct idl_cooldown_delete_req rq;
@@ -373,6 +385,8 @@ static void small_job_run(void *arg)
         rq.tablet_id = j->tablet_id;
         rq.delete_id = j->id2;
         rq.cooldown_term = j->term;
+        rq.has_fe_epoch = true;
+        rq.fe_epoch = s->epoch;
         if (FAULT_ON("fe.delete.repeat") && idl_backend_service_cooldown_delete(cl, &rq, &rp, &e) == 0)
             idl_cooldown_delete_reply_release(&rp);
         r = idl_backend_service_cooldown_delete(cl, &rq, &rp, &e);
@@ -388,6 +402,8 @@ static void small_job_run(void *arg)
         idl_drop_tablet_req_init(&rq);
         rq.tablet_id = j->tablet_id;
         rq.replica_id = j->id2;
+        rq.has_fe_epoch = true;
+        rq.fe_epoch = s->epoch;
         r = idl_backend_service_drop_tablet(cl, &rq, &rp, &e);
         if (r == 0)
             idl_drop_tablet_reply_release(&rp);
@@ -398,6 +414,10 @@ static void small_job_run(void *arg)
         idl_ping_req_init(&rq);
         rq.backend_id = j->backend_id;
         rq.fe_epoch = s->epoch;
+        rq.has_master_epoch = true;
+        rq.master_epoch = s->epoch;
+        if (s->fe_address[0])
+            tidl_set_str(&rq.fe_address, s->fe_address);
         r = idl_backend_service_ping(cl, &rq, &rp, &e);
         if (r == 0) {
             pthread_mutex_lock(&s->lock);
@@ -409,7 +429,10 @@ static void small_job_run(void *arg)
         }
         idl_ping_req_release(&rq);
     }
-    if (r < 0 && j->kind != 2)
+    if (r < 0 && fe_fenced(s, j->backend_id, j->kind == 0 ? "cooldown_delete" : j->kind == 1 ? "drop_tablet" : "ping",
+                           &e))
+        ;
+    else if (r < 0 && j->kind != 2)
         tlog_warn(j->tablet_id, "%s to backend %lld failed: %s", j->kind == 0 ? "cooldown_delete" : "drop_tablet",
                   (long long)j->backend_id, err_msg(&e));
     free(j);
@@ -445,7 +468,10 @@ struct tdrop_job {
     int64_t backends[64], replicas[64];
 };
 
-static int drop_one(struct fe_server *s, int64_t be, int64_t tablet, int64_t replica, bool remote, struct err *e)
+/* Drops replica (0 = any) of tablet on backend be; remote: also delete the
+ * tablet's prefix, on resource res when given (taken: left initialised). */
+static int drop_one(struct fe_server *s, int64_t be, int64_t tablet, int64_t replica, bool remote,
+                    struct idl_resource *res, struct err *e)
 {
     struct rpc_client *cl;
     struct idl_drop_tablet_req rq;
@@ -454,10 +480,19 @@ static int drop_one(struct fe_server *s, int64_t be, int64_t tablet, int64_t rep
     rq.tablet_id = tablet;
     rq.replica_id = replica;
     rq.delete_remote = remote;
+    rq.has_fe_epoch = true;
+    rq.fe_epoch = s->epoch;
+    if (remote && res) {
+        rq.has_resource = true;
+        rq.resource = *res;
+        idl_resource_init(res);
+    }
     int r = fe_be_client(s, be, BE_CTL, &cl, e);
     if (r == 0 && (r = idl_backend_service_drop_tablet(cl, &rq, &rp, e)) == 0)
         idl_drop_tablet_reply_release(&rp);
     idl_drop_tablet_req_release(&rq);
+    if (r < 0)
+        fe_fenced(s, be, "drop_tablet", e);
     return r;
 }
 
@@ -467,7 +502,7 @@ static void tdrop_run(void *arg)
     struct err e = { 0 };
     int failed = 0;
     for (int i = 0; i < j->n - 1; i++)
-        if (drop_one(j->s, j->backends[i], j->tablet_id, j->replicas[i], false, &e) < 0) {
+        if (drop_one(j->s, j->backends[i], j->tablet_id, j->replicas[i], false, NULL, &e) < 0) {
             failed++;
             tlog_warn(j->tablet_id, "drop of replica %lld on backend %lld failed (its next report retries): %s",
                       (long long)j->replicas[i], (long long)j->backends[i], err_msg(&e));
@@ -476,7 +511,7 @@ static void tdrop_run(void *arg)
     bool remote = j->cooled && failed == 0;
     if (j->cooled && failed)
         tlog_warn(j->tablet_id, "remote data kept: %d replicas did not confirm the drop", failed);
-    if (last >= 0 && drop_one(j->s, j->backends[last], j->tablet_id, j->replicas[last], remote, &e) < 0)
+    if (last >= 0 && drop_one(j->s, j->backends[last], j->tablet_id, j->replicas[last], remote, NULL, &e) < 0)
         tlog_warn(j->tablet_id, "drop of replica %lld on backend %lld failed%s: %s", (long long)j->replicas[last],
                   (long long)j->backends[last], remote ? " (remote data kept)" : "", err_msg(&e));
     free(j);
@@ -496,6 +531,169 @@ void fe_send_tablet_drop(struct fe_server *s, int64_t tablet_id, const int64_t *
     }
     if (tpool_submit(s->sender, tdrop_run, j) < 0)
         tdrop_run(j);
+}
+
+bool fe_fenced(struct fe_server *s, int64_t backend_id, const char *what, const struct err *err)
+{
+    if (!err || err->code != FLOE_ENOTMASTER)
+        return false;
+    metrics_inc(s->m.fenced);
+    pthread_mutex_lock(&s->lock);
+    bool was = s->meta->master;
+    s->meta->master = false;
+    pthread_mutex_unlock(&s->lock);
+    if (was)
+        log_error("backend %lld refused %s under master epoch %lld (%s): a newer FE master took over; this FE "
+                  "stops acting as master", (long long)backend_id, what, (long long)s->epoch, err_msg(err));
+    return true;
+}
+
+/* ---- remote delete pending (dropped cooled tablets) ---- */
+
+#define RDROP_BACKOFF_MAX_MS 60000
+
+struct rdrop_job {
+    struct fe_server *s;
+    int64_t tablet_id;
+    int n;
+    int64_t *bids;
+    uint64_t acked;
+    int64_t delete_be;            /* backend asked to delete the prefix; 0 = none alive */
+    struct idl_resource res;
+};
+
+static void rdrop_job_free(struct rdrop_job *j)
+{
+    if (!j)
+        return;
+    free(j->bids);
+    idl_resource_release(&j->res);
+    free(j);
+}
+
+static void rdrop_run(void *arg)
+{
+    struct rdrop_job *j = arg;
+    struct fe_server *s = j->s;
+    struct err e = { 0 };
+    int failed = 0;
+    bool deleted = false;
+    uint64_t acked = j->acked;
+    if (FAULT_POINT("fe.rdrop.send") < 0) {
+        failed++;
+        err_set(&e, FLOE_EFAULT, "fault fe.rdrop.send");
+    }
+    /* every replica first, so no upload of theirs lands after the prefix is gone */
+    for (int k = 0; k < j->n && !failed; k++) {
+        uint64_t bit = k < 64 ? 1ull << k : 0;
+        if (bit && (acked & bit))
+            continue;
+        pthread_mutex_lock(&s->lock);
+        bool known = catalog_backend(&s->meta->cat, j->bids[k]) != NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!known || drop_one(s, j->bids[k], j->tablet_id, 0, false, NULL, &e) == 0) {
+            acked |= bit;
+        } else {
+            failed++;
+            tlog_warn(j->tablet_id, "remote delete pending: drop on backend %lld failed (retried): %s",
+                      (long long)j->bids[k], err_msg(&e));
+        }
+    }
+    if (!failed && !j->delete_be) {
+        failed++;
+        err_set(&e, FLOE_EUNAVAILABLE, "no alive backend to delete the remote prefix");
+    } else if (!failed) {
+        if (drop_one(s, j->delete_be, j->tablet_id, 0, true, &j->res, &e) == 0)
+            deleted = true;
+        else
+            failed++;
+    }
+    int64_t now = fe_now_ms();
+    pthread_mutex_lock(&s->lock);
+    struct fe_rdrop *d = catalog_rdrop(&s->meta->cat, j->tablet_id);
+    int r = 0;
+    if (d) {
+        d->busy = false;
+        d->acked = acked;
+        if (deleted)
+            r = meta_commit(s->meta, json_pack("{s:s,s:I}", "op", "remote_deleted", "tablet",
+                                               (json_int_t)j->tablet_id), &e);
+        if (!deleted || r < 0) {
+            d->attempts++;
+            int64_t wait = 1000ll << (d->attempts < 6 ? d->attempts : 6);
+            d->next_ms = now + (wait < RDROP_BACKOFF_MAX_MS ? wait : RDROP_BACKOFF_MAX_MS);
+        }
+    }
+    int attempts = d ? d->attempts : 0;
+    int64_t next = d ? d->next_ms - now : 0;
+    pthread_mutex_unlock(&s->lock);
+    if (deleted && r == 0) {
+        metrics_inc(s->m.rdrop_done);
+        tlog_info(j->tablet_id, "dropped tablet: remote prefix deleted by backend %lld", (long long)j->delete_be);
+    } else {
+        metrics_inc(s->m.rdrop_failed);
+        tlog_warn(j->tablet_id, "dropped tablet: remote prefix not deleted yet (attempt %d, next in %lld ms): %s",
+                  attempts, (long long)next, err_msg(&e));
+    }
+    rdrop_job_free(j);
+}
+
+/* Catalog lock held: the backend to delete a tablet's prefix — the last
+ * listed replica's backend when alive, else any alive one. */
+static int64_t rdrop_pick_backend(const struct catalog *c, const struct fe_rdrop *d, int64_t now)
+{
+    for (int k = d->nreplicas - 1; k >= 0; k--) {
+        const struct fe_backend *b = catalog_backend(c, d->backend_ids[k]);
+        if (b && catalog_backend_alive(c, b, now))
+            return b->id;
+    }
+    IDMAP_FOREACH(&c->backends, i) {
+        const struct fe_backend *b = c->backends.slots[i].val;
+        if (!b->decommissioned && catalog_backend_alive(c, b, now))
+            return b->id;
+    }
+    return 0;
+}
+
+void fe_rdrop_pass(struct fe_server *s)
+{
+    int64_t now = fe_now_ms();
+    struct rdrop_job **jobs = NULL;
+    size_t njobs = 0;
+    pthread_mutex_lock(&s->lock);
+    struct catalog *c = &s->meta->cat;
+    metrics_set(s->m.rdrop_pending, (int64_t)c->rdrops.count);
+    IDMAP_FOREACH(&c->rdrops, i) {
+        struct fe_rdrop *d = c->rdrops.slots[i].val;
+        const struct fe_resource *res = catalog_resource(c, d->resource_id);
+        if (!s->meta->master || d->busy || d->next_ms > now || !res)
+            continue;
+        struct rdrop_job *j = xcalloc(1, sizeof(*j));
+        j->s = s;
+        j->tablet_id = d->tablet_id;
+        j->n = d->nreplicas;
+        j->bids = xcalloc((size_t)d->nreplicas, sizeof(*j->bids));
+        memcpy(j->bids, d->backend_ids, (size_t)d->nreplicas * sizeof(*j->bids));
+        j->acked = d->acked;
+        j->delete_be = rdrop_pick_backend(c, d, now);
+        idl_resource_init(&j->res);
+        fe_resource_to_idl(res, &j->res);
+        d->busy = true;
+        jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+        jobs[njobs++] = j;
+    }
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < njobs; i++) {
+        if (tpool_try_submit(s->sender, rdrop_run, jobs[i]) == 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        struct fe_rdrop *d = catalog_rdrop(&s->meta->cat, jobs[i]->tablet_id);
+        if (d)
+            d->busy = false;
+        pthread_mutex_unlock(&s->lock);
+        rdrop_job_free(jobs[i]);
+    }
+    free(jobs);
 }
 
 /* ---- background ---- */
@@ -545,7 +743,10 @@ static void liveness(struct fe_server *s, bool ping)
     metrics_set(s->m.no_candidate, nc);
     metrics_set(s->m.backends_alive, (int64_t)alive);
     metrics_set(s->m.backends_dead, (int64_t)dead);
-    for (size_t i = 0; ping && i < n; i++)
+    pthread_mutex_lock(&s->lock);
+    bool master = s->meta->master;
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; ping && master && i < n; i++)
         submit_small(s, 2, ids[i], 0, 0, 0);
 }
 
@@ -563,6 +764,7 @@ static void *bg_main(void *arg)
             last_conf = now;
             conf_pass(s);
         }
+        fe_rdrop_pass(s);
         if (now - last_cursor >= 10000) {
             last_cursor = now;
             fe_cursors_expire(s, 600000);
@@ -622,6 +824,8 @@ static int do_clone(struct fe_server *s, const struct repair_task *t, int64_t ta
     tidl_set_str(&rq.src_host, src->host);
     rq.src_port = src->rpc_port;
     rq.version = t->version;
+    rq.has_fe_epoch = true;
+    rq.fe_epoch = s->epoch;
     rq.schema = cr.schema;
     idl_tablet_schema_init(&cr.schema);
     if (cr.has_policy) {
@@ -797,9 +1001,10 @@ static int http_status(void *arg, const struct httpd_req *req, struct buf *out, 
     (void)e;
     pthread_mutex_lock(&s->lock);
     struct catalog *c = &s->meta->cat;
-    buf_printf(out, "{\"role\":\"fe\",\"master\":%s,\"last_seq\":%lld,\"backends\":%zu,\"tables\":%zu,"
+    buf_printf(out, "{\"role\":\"fe\",\"master\":%s,\"master_epoch\":%lld,\"remote_delete_pending\":%zu,"
+               "\"last_seq\":%lld,\"backends\":%zu,\"tables\":%zu,"
                "\"tablets\":%zu,\"replicas\":%lld,\"max_term\":%lld,\"delete_confirmed\":%lld,\"delete_refused\":{",
-               s->meta->master ? "true" : "false", (long long)c->last_seq, c->backends.count, c->tables.count,
+               s->meta->master ? "true" : "false", (long long)s->epoch, c->rdrops.count, (long long)c->last_seq, c->backends.count, c->tables.count,
                c->tablets.count, (long long)c->nreplicas, (long long)c->max_term, (long long)s->hs.confirmed);
     for (int i = 1; i < HS__COUNT; i++)
         buf_printf(out, "%s\"%s\":%lld", i > 1 ? "," : "", handshake_reason_name((enum hs_reason)i),
@@ -837,6 +1042,13 @@ static void metrics_setup(struct fe_server *s)
     m->backends_dead = metrics_gauge("floe_fe_backends{state=\"dead\"}", "backends by liveness");
     m->scans = metrics_counter("floe_fe_scans_total", "table scans opened");
     m->reports = metrics_counter("floe_fe_tablet_reports_total", "tablet reports processed");
+    m->fenced = metrics_counter("floe_fe_fenced_total",
+                                "backend calls refused because a newer FE master (higher epoch) took over");
+    m->rdrop_done = metrics_counter("floe_fe_remote_drop_total{result=\"deleted\"}",
+                                    "dropped tablets' remote prefix deletions");
+    m->rdrop_failed = metrics_counter("floe_fe_remote_drop_total{result=\"retry\"}",
+                                      "dropped tablets' remote prefix deletions");
+    m->rdrop_pending = metrics_gauge("floe_fe_remote_drop_pending", "dropped tablets whose remote prefix is not deleted yet");
 }
 
 /* ---- lifecycle ---- */
@@ -863,7 +1075,14 @@ int fe_server_start(const struct fe_conf *conf, struct fe_server **ret, struct e
     if ((r = meta_open(conf->meta_dir, &p, &s->meta, e)) < 0)
         goto fail;
     s->meta->checkpoint_every = conf->checkpoint_records;
-    s->epoch = s->meta->cat.load_ms;
+    /* a new master epoch, durable before anything is sent to a backend: a
+     * backend that has seen it refuses every older master (DESIGN §3) */
+    if ((r = meta_commit(s->meta, json_pack("{s:s,s:I}", "op", "master_epoch", "epoch",
+                                            (json_int_t)(s->meta->cat.master_epoch + 1)), e)) < 0) {
+        err_prefix(e, "meta_dir %s: cannot journal the master epoch", conf->meta_dir);
+        goto fail;
+    }
+    s->epoch = s->meta->cat.master_epoch;
     s->sender = tpool_new("fe-send", 4, 4096);
     s->pusher = tpool_new("fe-push", FE_PUSH_THREADS, 4096);
     if (!s->sender || !s->pusher) {
@@ -876,6 +1095,12 @@ int fe_server_start(const struct fe_conf *conf, struct fe_server **ret, struct e
     if ((r = rpc_server_new(&o, &s->rpc, e)) < 0 ||
         (r = idl_frontend_service_register(s->rpc, &s->handlers, e)) < 0 || (r = rpc_server_start(s->rpc, e)) < 0)
         goto fail;
+    {
+        const char *adv = conf->advertise_host && *conf->advertise_host ? conf->advertise_host
+                          : conf->listen_host && strcmp(conf->listen_host, "0.0.0.0") != 0 ? conf->listen_host : "";
+        if (*adv)
+            snprintf(s->fe_address, sizeof(s->fe_address), "%s:%d", adv, rpc_server_port(s->rpc));
+    }
     if (conf->http_port > 0) {
         const char *bind = strcmp(conf->listen_host, "0.0.0.0") == 0 ? NULL : conf->listen_host;
         if ((r = httpd_start((int)conf->http_port, bind, &s->http, e)) < 0 ||
@@ -894,8 +1119,9 @@ int fe_server_start(const struct fe_conf *conf, struct fe_server **ret, struct e
         goto fail;
     }
     s->repair_started = true;
-    log_info("floe-fe %s serving rpc on %s:%d, http on %lld, meta %s", FLOE_VERSION, conf->listen_host,
-             rpc_server_port(s->rpc), (long long)conf->http_port, conf->meta_dir);
+    log_info("floe-fe %s serving rpc on %s:%d, http on %lld, meta %s, master epoch %lld%s%s", FLOE_VERSION,
+             conf->listen_host, rpc_server_port(s->rpc), (long long)conf->http_port, conf->meta_dir,
+             (long long)s->epoch, s->fe_address[0] ? ", announced to backends as " : "", s->fe_address);
     *ret = s;
     return 0;
 fail:

@@ -20,6 +20,7 @@ struct fe_conf {
     int64_t rpc_port;
     int64_t http_port;
     char *listen_host;
+    char *advertise_host;
     char *meta_dir;
     char *cluster_token_file;
     int64_t heartbeat_interval_s;

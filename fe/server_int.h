@@ -51,6 +51,8 @@ struct fe_metrics {
     struct metric *repairs_ok, *repairs_failed;
     struct metric *backends_alive, *backends_dead;
     struct metric *scans, *reports;
+    struct metric *fenced;           /* calls a backend refused: this FE's epoch is stale */
+    struct metric *rdrop_done, *rdrop_failed, *rdrop_pending;
 };
 
 struct fe_server {
@@ -85,7 +87,8 @@ struct fe_server {
     size_t nlabels_running;
     struct hs_stats hs;              /* catalog lock */
     struct fe_metrics m;
-    int64_t epoch;
+    int64_t epoch;                   /* master epoch journaled at start (catalog master_epoch) */
+    char fe_address[300];            /* advertise_host:rpc_port sent with pings; "" = not sent */
 };
 
 int64_t fe_now_ms(void);
@@ -103,6 +106,15 @@ void fe_send_drop(struct fe_server *s, int64_t backend_id, int64_t tablet_id, in
  * told to delete the remote prefix too, and only after all others acked. */
 void fe_send_tablet_drop(struct fe_server *s, int64_t tablet_id, const int64_t *backends, const int64_t *replicas,
                          int n, bool cooled);
+
+/* A backend call failed with err: when it is FLOE_ENOTMASTER (the backend
+ * has seen a higher master epoch), this FE was deposed: it steps down and
+ * counts it. Returns true in that case. */
+bool fe_fenced(struct fe_server *s, int64_t backend_id, const char *what, const struct err *err);
+
+/* Remote delete pending entries (dropped cooled tablets): one pass starts an
+ * attempt for every entry that is due (server.c). */
+void fe_rdrop_pass(struct fe_server *s);
 
 /* Conversions shared by the handlers. */
 void fe_schema_to_idl(const struct fe_schema *s, enum fe_key_model model, struct idl_tablet_schema *out);

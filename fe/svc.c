@@ -58,6 +58,7 @@ static int h_heartbeat(void *ctx, const struct idl_heartbeat_req *req, struct id
     }
     pthread_mutex_unlock(&s->lock);
     reply->fe_epoch = s->epoch;
+    reply->master_epoch = s->epoch;
     return r;
 }
 
@@ -100,6 +101,7 @@ static int h_tablet_report(void *ctx, const struct idl_tablet_report_req *req, s
         metrics_add(s->m.refused[i], hs.refused[i]);
     if (r == 0) {
         reply->accepted = (int32_t)n;
+        reply->master_epoch = s->epoch;
         for (size_t i = 0; i < res.pushes.n && !FAULT_ON("fe.push.drop"); i++) {
             struct idl_cooldown_conf *c = idl_tablet_report_reply_add_cooldown_confs(reply);
             c->tablet_id = res.pushes.v[i].tablet_id;
@@ -530,11 +532,23 @@ static int h_drop_table(void *ctx, const struct idl_drop_table_req *req, struct 
         }
         r = ops_table_drop(s->meta, req->name, e);
     }
+    /* a cooled tablet got a journaled remote delete pending entry with the drop:
+     * the background pass drops its replicas and deletes its prefix, retrying */
+    for (int32_t i = 0; r == 0 && i < nplan; i++)
+        if (catalog_rdrop(&s->meta->cat, plan[i].tablet))
+            plan[i].n = -1;
     pthread_mutex_unlock(&s->lock);
     /* journaled: now drop the replicas (a backend that misses it is told again via its reports) */
-    for (int32_t i = 0; r == 0 && i < nplan; i++)
-        fe_send_tablet_drop(s, plan[i].tablet, plan[i].bes, plan[i].reps, plan[i].n, plan[i].cooled);
+    bool kick = false;
+    for (int32_t i = 0; r == 0 && i < nplan; i++) {
+        if (plan[i].n < 0)
+            kick = true;
+        else
+            fe_send_tablet_drop(s, plan[i].tablet, plan[i].bes, plan[i].reps, plan[i].n, plan[i].cooled);
+    }
     free(plan);
+    if (kick)
+        fe_rdrop_pass(s);
     return r;
 }
 

@@ -1,5 +1,7 @@
 /* Unit tests for fe/catalog, fe/ops and fe/placement: schema text, input
- * validation, balanced placement, ids. */
+ * validation, balanced placement, ids, master epochs, remote delete pending
+ * entries of dropped tables. */
+#include "coolconf.h"
 #include "fe_fixture.h"
 #include "placement.h"
 
@@ -292,6 +294,82 @@ START_TEST(idmap_many)
 }
 END_TEST
 
+/* A record at the next seq, applied straight to the catalog (meta_commit
+ * would step down on a record that does not apply). */
+static int apply_raw(struct fe_meta *m, json_t *rec, struct err *e)
+{
+    json_object_set_new(rec, "seq", json_integer(m->cat.last_seq + 1));
+    int r = catalog_apply(&m->cat, rec, e);
+    json_decref(rec);
+    return r;
+}
+
+START_TEST(master_epoch_and_remote_drops)
+{
+    struct err e = { 0 };
+    struct fe_meta *m = fx_open(dir);
+    fx_backends(m, 3);
+    fx_policy(m);
+    struct fe_table *t = fx_table(m, "cold", 2, 3, "cool");
+    int64_t tid0 = t->tablet_ids[0], tid1 = t->tablet_ids[1];
+    int64_t res = catalog_resource_by_name(&m->cat, "store")->id;
+    fx_table(m, "hot", 1, 3, NULL);
+    struct coolconf_stats st = { 0 };
+    ck_assert_int_ge(coolconf_pass(m, 0, FX_NOW, &st, &e), 0);
+    ck_assert_int_eq(catalog_tablet(&m->cat, tid0)->cooldown_term, 1);
+
+    /* the epoch only grows */
+    ck_assert_int_eq(m->cat.master_epoch, 0);
+    ck_assert_int_eq(meta_commit(m, json_pack("{s:s,s:I}", "op", "master_epoch", "epoch", (json_int_t)1), &e), 0);
+    ck_assert_int_eq(apply_raw(m, json_pack("{s:s,s:I}", "op", "master_epoch", "epoch", (json_int_t)1), &e),
+                     FLOE_ECORRUPT);
+    ck_assert_int_eq(apply_raw(m, json_pack("{s:s}", "op", "master_epoch"), &e), FLOE_ECORRUPT);
+    ck_assert_int_eq(m->cat.master_epoch, 1);
+
+    /* dropping a cooled table opens one entry per tablet; a table without a policy none */
+    ck_assert_int_eq(ops_table_drop(m, "hot", &e), 0);
+    ck_assert_uint_eq(m->cat.rdrops.count, 0);
+    ck_assert_int_eq(ops_table_drop(m, "cold", &e), 0);
+    ck_assert_uint_eq(m->cat.rdrops.count, 2);
+    const struct fe_rdrop *d = catalog_rdrop(&m->cat, tid0);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->nreplicas, 3);
+    ck_assert_int_eq(d->resource_id, res);
+    ck_assert_int_ne(d->backend_ids[0], d->backend_ids[1]);
+
+    /* its resource cannot go while an entry names it */
+    int64_t pol = catalog_policy_by_name(&m->cat, "cool")->id;
+    ck_assert_int_eq(meta_commit(m, json_pack("{s:s,s:I}", "op", "policy_drop", "id", (json_int_t)pol), &e), 0);
+    ck_assert_int_eq(apply_raw(m, json_pack("{s:s,s:I}", "op", "resource_drop", "id", (json_int_t)res), &e),
+                     FLOE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(err_msg(&e), "still has the remote data"));
+
+    ck_assert_int_eq(meta_commit(m, json_pack("{s:s,s:I}", "op", "remote_deleted", "tablet", (json_int_t)tid0), &e), 0);
+    ck_assert_ptr_null(catalog_rdrop(&m->cat, tid0));
+    ck_assert_int_eq(apply_raw(m, json_pack("{s:s,s:I}", "op", "remote_deleted", "tablet", (json_int_t)tid0), &e),
+                     FLOE_ECORRUPT);
+
+    /* both survive a checkpoint image, and a journal replay after it */
+    ck_assert_int_eq(meta_checkpoint(m, &e), 0);
+    meta_close(m);
+    m = fx_open(dir);
+    ck_assert_int_eq(m->cat.master_epoch, 1);
+    ck_assert_uint_eq(m->cat.rdrops.count, 1);
+    d = catalog_rdrop(&m->cat, tid1);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->nreplicas, 3);
+    ck_assert_int_eq(d->resource_id, res);
+    ck_assert_int_eq(meta_commit(m, json_pack("{s:s,s:I}", "op", "master_epoch", "epoch", (json_int_t)2), &e), 0);
+    meta_close(m);
+    m = fx_open(dir);
+    ck_assert_int_eq(m->cat.master_epoch, 2);
+    ck_assert_ptr_nonnull(catalog_rdrop(&m->cat, tid1));
+    ck_assert_int_eq(meta_commit(m, json_pack("{s:s,s:I}", "op", "remote_deleted", "tablet", (json_int_t)tid1), &e), 0);
+    ck_assert_uint_eq(m->cat.rdrops.count, 0);
+    fx_teardown(m, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fe_catalog");
@@ -306,6 +384,7 @@ int main(void)
     tcase_add_test(tc, durations_and_datetimes);
     tcase_add_test(tc, publish_versions_and_laggards);
     tcase_add_test(tc, idmap_many);
+    tcase_add_test(tc, master_epoch_and_remote_drops);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
