@@ -2,35 +2,47 @@
  * file_cache: remote object bytes cached on local disk in fixed-size blocks.
  *
  * Block i of an object covers bytes [i * block_size, (i + 1) * block_size)
- * (the last block is shorter). Each block is one file under the cache
- * directory holding a header (the cache id of the object, the object size,
- * a crc32c per 16 KiB chunk and a header crc) and the bytes.
+ * (the last block is shorter). A block holds one valid extent: the bytes
+ * of the block some read or prefetch wanted, not necessarily all of it.
+ * Each block is one file under the cache directory holding a header (the
+ * cache id of the object, the object size, the extent, a crc32c per
+ * 16 KiB chunk of the block's grid that the extent touches, and a header
+ * crc) and the extent's bytes.
  *
  * Guarantees:
+ * - Only bytes wanted are fetched: a miss fetches the wanted part of each
+ *   block, not the whole block. A later read outside a block's extent
+ *   fetches what is missing (plus the gap to the extent: one extent per
+ *   block; all of the wanted bytes when they reach past both ends of the
+ *   extent) and replaces the block file with one of the union.
  * - Bytes served are the object's bytes: every chunk is checked against
  *   its crc32c the first time this process reads it (after that only the
  *   bytes asked for are read: the segment pages carry their own crc32c,
- *   checked by the segment reader on every read); a corrupt or truncated
- *   block file is dropped and fetched again, never served.
- * - One downloader per block: a reader that finds a block being fetched
- *   waits for it instead of issuing its own GET.
- * - Misses that are adjacent (within one read, or across the ranges given
- *   to a prefetch) are fetched with one ranged GET per run of blocks.
+ *   checked by the segment reader on every read), and the old bytes of a
+ *   block are checked before an extension keeps them; a corrupt or
+ *   truncated block file is dropped and fetched again, never served.
+ * - One downloader per block: a reader that needs bytes of a block being
+ *   fetched or extended waits for it instead of issuing its own GET
+ *   (bytes already in the extent are served meanwhile).
+ * - Missing bytes that continue each other across blocks (within one read,
+ *   or across the ranges given to a prefetch) are fetched with one ranged
+ *   GET per run.
  * - Object sizes come from the caller (the rowset meta); the cache never
  *   issues a HEAD.
- * - The bytes of complete blocks stay under capacity (least recently used
- *   blocks are evicted first). A block being fetched is not counted until
- *   it is complete.
+ * - The valid bytes of complete blocks stay under capacity (least recently
+ *   used blocks are evicted first). A block being fetched is not counted
+ *   until it is complete; one being extended is not evicted meanwhile.
  * - The cache survives a restart: open rebuilds the index from the block
  *   files (newest files are the most recently used), dropping temp files
- *   and files whose header is bad.
+ *   and files whose header is bad or whose extent does not fit the object.
  *
  * A cache id names an object in the cache. Objects are immutable (floe
  * never rewrites a segment object under the same key), so an id never
  * needs invalidation; callers use "{resource id}/{object key}".
  *
  * Thread-safe. Counters also go to the process metrics
- * (floe_file_cache_*).
+ * (floe_file_cache_*). Fault points: "file_cache.fetch" (each GET),
+ * "file_cache.write" (each block file written; the read is still served).
  */
 #ifndef FLOE_BE_FILE_CACHE_H
 #define FLOE_BE_FILE_CACHE_H
@@ -56,14 +68,14 @@ struct file_cache_opts {
 };
 
 struct file_cache_stats {
-    uint64_t hits;              /* blocks served from disk */
-    uint64_t misses;            /* blocks fetched */
+    uint64_t hits;              /* block reads served from disk */
+    uint64_t misses;            /* block pieces fetched */
     uint64_t waits;             /* blocks another reader was fetching */
     uint64_t bytes_fetched;     /* bytes received from the object store */
     uint64_t gets;              /* ranged GETs issued */
     uint64_t evictions;
-    uint64_t corrupt;           /* block files found bad and dropped */
-    uint64_t used_bytes;        /* bytes of complete blocks now */
+    uint64_t corrupt;           /* block files found bad and dropped (or cut to the new bytes) */
+    uint64_t used_bytes;        /* valid bytes of complete blocks now */
     uint64_t nblocks;
 };
 
@@ -79,7 +91,11 @@ void file_cache_close(struct file_cache *c);
  */
 int file_cache_read(struct file_cache *c, struct objstore *os, const char *id, const char *key, uint64_t obj_size,
                     uint64_t off, size_t len, void *out, struct err *e);
-/* Fetches the blocks of these ranges that are not cached, coalescing adjacent blocks into one GET each. */
+/*
+ * Fetches the bytes of these ranges that are not cached (per block, the
+ * hull of what the ranges want of it), one GET per run of missing bytes
+ * that continue each other. Blocks another thread is fetching are skipped.
+ */
 int file_cache_prefetch(struct file_cache *c, struct objstore *os, const char *id, const char *key,
                         uint64_t obj_size, const struct io_range *ranges, size_t n, struct err *e);
 
