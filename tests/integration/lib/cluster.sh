@@ -356,9 +356,42 @@ s3_objects() {
         --query 'length(Contents || `[]`)' --output text
 }
 
+# s3_listing ENDPOINT_URL ACCESS SECRET BUCKET PREFIX OUT: the awscli
+# list-objects-v2 JSON of BUCKET/PREFIX/ into OUT ({} when empty).
+s3_listing() {
+    aws_s3 "$1" "$2" "$3" s3api list-objects-v2 --bucket "$4" --prefix "$5/" --output json >"$6" || return 1
+    [ -s "$6" ] || echo '{}' >"$6"
+}
+# s3_keys ENDPOINT_URL ACCESS SECRET BUCKET PREFIX: "KEY SIZE" lines, sorted.
+s3_keys() {
+    s3_listing "$@" "$T/.s3_keys.json" || return 1
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])) or {}
+for o in sorted(d.get("Contents") or [], key=lambda o: o["Key"]):
+    print(o["Key"], o["Size"])' "$T/.s3_keys.json"
+}
+# remote_check_s3 TABLE ENDPOINT_URL ACCESS SECRET BUCKET PREFIX [OPTS]:
+# remote_check (sizes from an awscli listing, contents not read) for a table
+# cooled to an S3 resource with that bucket and prefix.
+remote_check_s3() {
+    local t=$1 i metas=()
+    s3_listing "$2" "$3" "$4" "$5" "$6" "$T/.rc_listing.json" || return 1
+    shift 6
+    for ((i = 1; i <= CLUSTER_N; i++)); do metas+=(--be-meta "$T/be$i/storage/meta"); done
+    tablets_json "$t" | python3 "$FLOE_ROOT/tests/integration/lib/remote_check.py" --s3 "$T/.rc_listing.json" "${metas[@]}" "$@"
+}
+
 # metric PORT NAME: the value of one series on a node's /metrics (0 if absent).
 metric() {
     curl -fsS -m 5 "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { v = $2 } END { print (v == "" ? 0 : v) }'
+}
+# metric_sum PORT FAMILY [LABEL_SUBSTRING]: the sum of every series of FAMILY
+# (optionally only those whose labels contain LABEL_SUBSTRING).
+metric_sum() {
+    curl -fsS -m 5 "http://127.0.0.1:$1/metrics" | awk -v f="$2" -v l="${3:-}" '
+        { n = $1; i = index(n, "{"); fam = i ? substr(n, 1, i - 1) : n }
+        fam == f && (l == "" || index(n, l)) { s += $2 } END { printf "%d\n", s }'
 }
 
 # cluster_dump_logs: the last lines of every node log (on failure).
