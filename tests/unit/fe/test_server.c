@@ -232,6 +232,58 @@ START_TEST(reports_and_heartbeats)
 }
 END_TEST
 
+/* The master epoch of this FE as a heartbeat of backend a sees it. */
+static int64_t hb_epoch(int64_t a)
+{
+    struct idl_heartbeat_req hq;
+    struct idl_heartbeat_reply hp;
+    struct err e = { 0 };
+    idl_heartbeat_req_init(&hq);
+    hq.backend_id = a;
+    ck_assert_msg(idl_frontend_service_heartbeat(cl, &hq, &hp, &e) == 0, "%s", err_msg(&e));
+    int64_t v = hp.master_epoch;
+    idl_heartbeat_reply_release(&hp);
+    idl_heartbeat_req_release(&hq);
+    return v;
+}
+
+START_TEST(master_epoch_grows_with_every_start)
+{
+    int64_t a = reg("127.0.0.1", 1, 0);
+    ck_assert_int_eq(hb_epoch(a), 1);
+    stop();
+    start();
+    ck_assert_int_eq(hb_epoch(a), 2);
+    /* a report reply carries it too, so a BE can ignore a deposed master's confs */
+    struct idl_tablet_report_req rq;
+    struct idl_tablet_report_reply rp;
+    struct err e = { 0 };
+    idl_tablet_report_req_init(&rq);
+    rq.backend_id = a;
+    ck_assert_int_eq(idl_frontend_service_tablet_report(cl, &rq, &rp, &e), 0);
+    ck_assert_int_eq(rp.master_epoch, 2);
+    idl_tablet_report_reply_release(&rp);
+    idl_tablet_report_req_release(&rq);
+    /* a journal that cannot take the epoch record: the FE does not start */
+    stop();
+    char *jp = xasprintf("%s/journal.log", meta_dir);
+    ck_assert_int_eq(chmod(jp, 0400), 0);
+    struct fe_conf c = { .rpc_port = 0, .http_port = 0, .listen_host = "127.0.0.1", .meta_dir = meta_dir,
+                         .cluster_token_file = token_path, .heartbeat_interval_s = 60, .backend_dead_after_s = 30,
+                         .cooldown_replica_timeout_s = 1800, .cooldown_conf_check_interval_s = 1,
+                         .repair_interval_s = 3600, .checkpoint_records = 0, .rpc_workers = 4,
+                         .log_level = "error", .log_file = "" };
+    if (geteuid() != 0) {
+        ck_assert_int_ne(fe_server_start(&c, &srv, &e), 0);
+        ck_assert_ptr_null(srv);
+    }
+    ck_assert_int_eq(chmod(jp, 0644), 0);
+    free(jp);
+    start();
+    ck_assert_int_ge(hb_epoch(a), 3);
+}
+END_TEST
+
 START_TEST(loads_and_scans_reject_bad_input)
 {
     struct err e = { 0 };
@@ -281,6 +333,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, catalog_over_rpc_survives_restart);
     tcase_add_test(tc, reports_and_heartbeats);
+    tcase_add_test(tc, master_epoch_grows_with_every_start);
     tcase_add_test(tc, loads_and_scans_reject_bad_input);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
