@@ -504,6 +504,75 @@ START_TEST(real_interfaces_round_trip)
 }
 END_TEST
 
+/* The master-epoch fields of the fencing protocol are optional: a request
+ * without them (an FE before fencing) decodes with has_* false, and one
+ * with them round-trips. */
+START_TEST(master_epoch_fields)
+{
+    struct buf out = BUF_INIT;
+    struct err e = { 0 };
+    struct idl_cooldown_delete_req a, b;
+    idl_cooldown_delete_req_init(&a);
+    a.tablet_id = 7;
+    a.delete_id = 9;
+    idl_cooldown_delete_req_encode(&a, &out);
+    ck_assert_int_eq(idl_cooldown_delete_req_decode(out.data, out.len, NULL, &b, &e), 0);
+    ck_assert(!b.has_fe_epoch);
+    ck_assert_int_eq(b.delete_id, 9);
+    idl_cooldown_delete_req_release(&b);
+    a.has_fe_epoch = true;
+    a.fe_epoch = 42;
+    buf_reset(&out);
+    idl_cooldown_delete_req_encode(&a, &out);
+    ck_assert_int_eq(idl_cooldown_delete_req_decode(out.data, out.len, NULL, &b, &e), 0);
+    ck_assert(b.has_fe_epoch);
+    ck_assert_int_eq(b.fe_epoch, 42);
+    idl_cooldown_delete_req_release(&b);
+    idl_cooldown_delete_req_release(&a);
+
+    struct idl_ping_req p, q;
+    idl_ping_req_init(&p);
+    p.fe_epoch = 1733390000000;   /* the old meaning: a start time, never compared */
+    buf_reset(&out);
+    idl_ping_req_encode(&p, &out);
+    ck_assert_int_eq(idl_ping_req_decode(out.data, out.len, NULL, &q, &e), 0);
+    ck_assert(!q.has_master_epoch);
+    ck_assert_ptr_null(q.fe_address);
+    idl_ping_req_release(&q);
+    p.has_master_epoch = true;
+    p.master_epoch = 3;
+    tidl_set_str(&p.fe_address, "10.0.0.5:9020");
+    buf_reset(&out);
+    idl_ping_req_encode(&p, &out);
+    ck_assert_int_eq(idl_ping_req_decode(out.data, out.len, NULL, &q, &e), 0);
+    ck_assert(q.has_master_epoch);
+    ck_assert_int_eq(q.master_epoch, 3);
+    ck_assert_str_eq(q.fe_address, "10.0.0.5:9020");
+    idl_ping_req_release(&q);
+    idl_ping_req_release(&p);
+
+    struct idl_drop_tablet_req d, d2;
+    idl_drop_tablet_req_init(&d);
+    d.tablet_id = 5;
+    d.delete_remote = true;
+    d.has_fe_epoch = true;
+    d.fe_epoch = 2;
+    d.has_resource = true;
+    tidl_set_str(&d.resource.name, "store");
+    d.resource.type = IDL_RESOURCE_TYPE_LOCAL;
+    tidl_set_str(&d.resource.root_path, "/shared");
+    buf_reset(&out);
+    idl_drop_tablet_req_encode(&d, &out);
+    ck_assert_int_eq(idl_drop_tablet_req_decode(out.data, out.len, NULL, &d2, &e), 0);
+    ck_assert(d2.delete_remote && d2.has_fe_epoch && d2.has_resource);
+    ck_assert_str_eq(d2.resource.name, "store");
+    ck_assert_str_eq(d2.resource.root_path, "/shared");
+    idl_drop_tablet_req_release(&d2);
+    idl_drop_tablet_req_release(&d);
+    buf_release(&out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("idl_codec");
@@ -518,6 +587,7 @@ int main(void)
     tcase_add_test(tc, truncation_and_mutation_never_crash);
     tcase_add_test(tc, enum_names);
     tcase_add_test(tc, real_interfaces_round_trip);
+    tcase_add_test(tc, master_epoch_fields);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
