@@ -13,9 +13,10 @@
  * The first read of a file's tail: the trailer and, when it is small, the
  * footer. Bytes before the footer are pages of the last column, fetched for
  * nothing when a scan does not read that column, so this stays small; a
- * bigger footer (about 350 K rows of 5 columns and up) takes one more read.
+ * bigger footer (about 700 K rows of 5 columns and up) takes one more read
+ * (of a remote object: one more round trip, so not smaller either).
  */
-#define TAIL_READ (16u << 10)
+#define TAIL_READ (32u << 10)
 
 struct page_ref {
     uint64_t off;
