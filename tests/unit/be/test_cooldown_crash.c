@@ -19,7 +19,13 @@
 
 #define TID 20
 
-enum scenario { SC_UPLOAD, SC_FOLLOW, SC_ADOPT, SC_COLD, SC_GC };
+/* SC_RECUT: the new uploader compacted across the old meta's last version and re-cuts it */
+enum scenario { SC_UPLOAD, SC_FOLLOW, SC_ADOPT, SC_COLD, SC_GC, SC_RECUT };
+
+static int nver_of(enum scenario sc)
+{
+    return sc == SC_COLD ? 6 : sc == SC_RECUT ? 5 : 4;
+}
 
 static char *tmp;
 
@@ -43,18 +49,35 @@ static void prepare(enum scenario sc)
     ck_assert_int_eq(fs_mkdir_p(tmp, 0755, &e), 0);
     struct ct_be a, b;
     open_both(&a, &b);
-    int nver = sc == SC_COLD ? 6 : 4;
+    int nver = sc == SC_RECUT ? 4 : nver_of(sc);
     ct_tablet(&a, TID, nver);
     ct_tablet(&b, TID, nver);
     ck_assert_int_eq(cooldown_push_conf(a.cd, TID, 1001, 1, &e), 0);
     ck_assert_int_eq(cooldown_push_conf(b.cd, TID, 1001, 1, &e), 0);
+    if (sc == SC_RECUT)
+        ck_assert_int_eq(ct_step(&b, TID), COOLDOWN_NONE); /* b learns its replica id */
     if (sc != SC_UPLOAD)
         ck_assert_int_eq(ct_step(&a, TID), COOLDOWN_UPLOADED);
     if (sc == SC_COLD || sc == SC_GC)
         ck_assert_int_eq(ct_step(&b, TID), COOLDOWN_ADOPTED);
-    if (sc == SC_ADOPT) {
+    if (sc == SC_RECUT) {
+        struct schema *s = bt_schema(KEY_DUPLICATE);
+        bt_load(a.eng, TID, 105, 5, s, 3000, 4000, 5);
+        bt_load(b.eng, TID, 105, 5, s, 3000, 4000, 5);
+        schema_unref(s);
+    }
+    if (sc == SC_ADOPT || sc == SC_RECUT) {
         ck_assert_int_eq(cooldown_push_conf(a.cd, TID, 1002, 2, &e), 0);
         ck_assert_int_eq(cooldown_push_conf(b.cd, TID, 1002, 2, &e), 0);
+    }
+    if (sc == SC_RECUT) {
+        /* b, now the uploader, merges [4] and [5]: the term-1 meta ends at 4, inside */
+        struct version *v;
+        ck_assert_int_eq(engine_snapshot(b.eng, TID, &v, &e), 0);
+        size_t n = v->nrowsets;
+        ck_assert_int_eq(v->rowsets[n - 1]->end, 5);
+        version_unref(v);
+        ck_assert_msg(engine_compact_range(b.eng, TID, n - 2, n - 1, &e) == 0, "%s", err_msg(&e));
     }
     if (sc == SC_GC) {
         char oid[UUID_STR_LEN];
@@ -78,7 +101,8 @@ static int run_step(enum scenario sc)
     switch (sc) {
     case SC_UPLOAD: r = cooldown_tablet_step(a.cd, TID, &act, &e); break;
     case SC_FOLLOW: r = cooldown_tablet_step(b.cd, TID, &act, &e); break;
-    case SC_ADOPT: r = cooldown_tablet_step(b.cd, TID, &act, &e); break;
+    case SC_ADOPT:
+    case SC_RECUT: r = cooldown_tablet_step(b.cd, TID, &act, &e); break;
     case SC_COLD: r = cooldown_cold_compact(a.cd, TID, 3, &done, &e); break;
     case SC_GC: {
         int64_t did;
@@ -118,8 +142,9 @@ static void recover_and_check(enum scenario sc, const char *spec)
 {
     struct ct_be a, b;
     open_both(&a, &b);
-    int nver = sc == SC_COLD ? 6 : 4;
-    struct ct_be *up = sc == SC_ADOPT ? &b : &a, *fo = sc == SC_ADOPT ? &a : &b;
+    int nver = nver_of(sc);
+    bool b_up = sc == SC_ADOPT || sc == SC_RECUT;
+    struct ct_be *up = b_up ? &b : &a, *fo = b_up ? &a : &b;
     /* nothing referenced may be missing even before any recovery step */
     ct_assert_rows(&a, TID, nver);
     ct_assert_rows(&b, TID, nver);
@@ -241,6 +266,16 @@ START_TEST(test_crash_cold_and_gc_points)
 }
 END_TEST
 
+START_TEST(test_crash_recut_points)
+{
+    crash_point(SC_RECUT, "cooldown.recut=crash");
+    crash_point(SC_RECUT, "cooldown.meta_write=crash");
+    crash_point(SC_RECUT, "cooldown.recut.after_meta_write=crash");
+    crash_loop(SC_RECUT, "meta.save");
+    crash_loop(SC_RECUT, "objstore.put.after");
+}
+END_TEST
+
 START_TEST(test_crash_every_put)
 {
     crash_loop(SC_UPLOAD, "objstore.put.after");
@@ -265,6 +300,7 @@ int main(void)
     tcase_add_test(tc, test_crash_upload_points);
     tcase_add_test(tc, test_crash_follow_adopt_points);
     tcase_add_test(tc, test_crash_cold_and_gc_points);
+    tcase_add_test(tc, test_crash_recut_points);
     tcase_add_test(tc, test_crash_every_put);
     tcase_add_test(tc, test_crash_every_meta_save);
     suite_add_tcase(s, tc);
