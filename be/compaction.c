@@ -8,7 +8,18 @@
  * row of each key), writes a new rowset covering the union of the version
  * ranges, then swaps it in on the tablet's worker, re-checking that the
  * inputs are still there and still allowed (cooldown may have moved them).
- * The inputs' files go when the last snapshot using them is released.
+ * The inputs stay as stale rowsets for stale_rowset_keep_ms (scans at
+ * versions inside the merged range), then their files go when the last
+ * snapshot using them is released.
+ *
+ * Cooldown span: with a cooldown_ttl policy a rowset is cold once its
+ * newest write is ttl old, and a merge's output carries its inputs' newest
+ * write. Merging the oldest local rowset with fresh ones again and again
+ * would keep it from ever becoming cold (cooling stalls under continuous
+ * loads), so automatic compaction only merges rowsets whose writes, from
+ * the oldest input's oldest row to the newest input's newest row, span at
+ * most the ttl: every row is cold at most one ttl later than it would be
+ * without compaction.
  */
 #define LOG_MODULE "compaction"
 #include "engine_int.h"
@@ -40,12 +51,51 @@ static bool allowed(struct engine *eng, const struct version *v, const struct ro
     return !cb || cb(ctx, v, rs);
 }
 
+/* The longest write-time span a merge may cover, in ms; INT64_MAX = no limit (no policy or no ttl). */
+static int64_t cooldown_span_ms(const struct version *v)
+{
+    if (!v->cd.storage_policy)
+        return INT64_MAX;
+    int64_t ttl_s, dt_s;
+    cooldown_state_policy_times(&v->cd, &ttl_s, &dt_s);
+    if (ttl_s <= 0 || ttl_s > INT64_MAX / 1000)
+        return INT64_MAX;
+    return ttl_s * 1000;
+}
+
+/* A run of rowsets: the oldest and newest write times of its members. */
+struct span {
+    int64_t lo, hi;
+};
+
+static void span_start(struct span *s, const struct rowset *rs)
+{
+    s->lo = rs->oldest_write_ms;
+    s->hi = rs->newest_write_ms;
+}
+
+/* Adds rs to the span when the result stays within max_ms; false (span unchanged) otherwise. */
+static bool span_add(struct span *s, const struct rowset *rs, int64_t max_ms)
+{
+    int64_t lo = rs->oldest_write_ms < s->lo ? rs->oldest_write_ms : s->lo;
+    int64_t hi = rs->newest_write_ms > s->hi ? rs->newest_write_ms : s->hi;
+    if (max_ms != INT64_MAX && (hi - lo > max_ms || hi < lo))
+        return false;
+    s->lo = lo;
+    s->hi = hi;
+    return true;
+}
+
 static bool pick(struct engine *eng, const struct version *v, enum compaction_kind kind, size_t *from, size_t *to)
 {
     const struct engine_opts *o = &eng->opts;
+    int64_t max_span = cooldown_span_ms(v);
+    struct span sp;
     if (kind == COMPACTION_BASE) {
         size_t k = 0;
-        while (k < v->nrowsets && allowed(eng, v, v->rowsets[k]))
+        if (v->nrowsets)
+            span_start(&sp, v->rowsets[0]);
+        while (k < v->nrowsets && allowed(eng, v, v->rowsets[k]) && span_add(&sp, v->rowsets[k], max_span))
             k++;
         if (k < 2)
             return false;
@@ -62,15 +112,19 @@ static bool pick(struct engine *eng, const struct version *v, enum compaction_ki
     size_t i = 1;
     while (i < v->nrowsets) {
         size_t j = i;
+        bool too_long = false;
+        span_start(&sp, v->rowsets[i]);
         while (j < v->nrowsets && v->rowsets[j]->data_size <= o->cumulative_max_bytes &&
-               allowed(eng, v, v->rowsets[j]) && j - i < (size_t)o->cumulative_max_rowsets)
+               allowed(eng, v, v->rowsets[j]) && j - i < (size_t)o->cumulative_max_rowsets &&
+               !(too_long = !span_add(&sp, v->rowsets[j], max_span)))
             j++;
         if (j - i >= (size_t)o->cumulative_min_rowsets && j - i >= 2) {
             *from = i;
             *to = j - 1;
             return true;
         }
-        i = j + 1;
+        /* a run cut by the span limit starts again at the rowset that did not fit */
+        i = too_long && j > i ? i + 1 : j + 1;
     }
     return false;
 }
@@ -97,6 +151,12 @@ static int swap_on_worker(struct tablet *t, void *arg, struct err *e)
     if (r < 0)
         return err_set(e, r, "tablet %lld: injected compaction swap fault", (long long)t->id);
     struct version *nv = version_copy(v);
+    int64_t now = fs_now_ms();
+    version_drop_expired_stale(nv, now);
+    /* the inputs stay readable for scans at versions inside the merged range (not in the meta) */
+    int64_t keep = t->eng->opts.stale_rowset_keep_ms;
+    for (size_t i = 0; keep > 0 && i < c->n; i++)
+        version_add_stale(nv, v->rowsets[(size_t)at + i], now + keep);
     version_replace_rowsets(nv, (size_t)at, c->n, &c->out, 1);
     if ((r = version_check(nv, e)) < 0 || (r = tablet_save_meta(t, nv, TXN_NONE, NULL, NULL, e)) < 0) {
         version_unref(nv);
@@ -189,11 +249,13 @@ static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t
         return err_errno(e, -r, "uuid");
     struct rowset_segment *segs = NULL;
     int nsegs = 0;
-    int64_t newest = 0;
+    int64_t newest = 0, oldest = INT64_MAX;
     uint64_t in_rows = 0;
     for (size_t i = 0; i < n; i++) {
         if (in[i]->newest_write_ms > newest)
             newest = in[i]->newest_write_ms;
+        if (in[i]->oldest_write_ms < oldest)
+            oldest = in[i]->oldest_write_ms;
         in_rows += in[i]->num_rows;
     }
     if ((r = compaction_merge_to_local(v->schema, in, n, t->data_dir, id, COMPACTION_SEGMENT_ROWS, &segs, &nsegs,
@@ -207,6 +269,7 @@ static int merge(struct engine *eng, struct tablet *t, struct version *v, size_t
     for (size_t i = 0; i < n; i++)
         memcpy(c.ids[i], in[i]->id, UUID_STR_LEN);
     c.out = rowset_new(id, t->id, in[0]->start, in[n - 1]->end, segs, nsegs, newest, NULL, t->data_dir);
+    c.out->oldest_write_ms = oldest < newest ? oldest : newest;
     uint64_t out_rows = c.out->num_rows;
     r = engine_tablet_exec(eng, t->id, swap_on_worker, &c, e);
     rowset_unref(c.out);

@@ -33,6 +33,7 @@ void engine_opts_default(struct engine_opts *o)
     o->cumulative_max_bytes = 64ull << 20;
     o->base_min_rowsets = 8;
     o->base_size_ratio_pct = 30;
+    o->stale_rowset_keep_ms = 300 * 1000;
 }
 
 const char *engine_root(const struct engine *eng) { return eng->root; }
@@ -170,6 +171,16 @@ int tablet_save_meta(struct tablet *t, const struct version *nv, int64_t skip_tx
     return r;
 }
 
+/* Retires rs when it is local and nv lists it neither as a local rowset nor as stale. */
+static void retire_if_gone(const struct version *nv, struct rowset *rs)
+{
+    if (!rowset_is_local(rs) || version_has_stale(nv, rs->id))
+        return;
+    ssize_t k = version_find_rowset(nv, rs->id);
+    if (k < 0 || !rowset_is_local(nv->rowsets[k]))
+        rowset_retire(rs);
+}
+
 void tablet_swap(struct tablet *t, struct version *nv)
 {
     pthread_mutex_lock(&t->mu);
@@ -177,14 +188,10 @@ void tablet_swap(struct tablet *t, struct version *nv)
     t->cur = nv;
     pthread_mutex_unlock(&t->mu);
     if (old) {
-        for (size_t i = 0; i < old->nrowsets; i++) {
-            struct rowset *rs = old->rowsets[i];
-            if (!rowset_is_local(rs))
-                continue;
-            ssize_t k = version_find_rowset(nv, rs->id);
-            if (k < 0 || !rowset_is_local(nv->rowsets[k]))
-                rowset_retire(rs);
-        }
+        for (size_t i = 0; i < old->nrowsets; i++)
+            retire_if_gone(nv, old->rowsets[i]);
+        for (size_t i = 0; i < old->nstale; i++)
+            retire_if_gone(nv, old->stale[i]);
     }
     version_unref(old);
 }
@@ -382,9 +389,12 @@ static int drop_on_worker(struct tablet *t, void *arg, struct err *e)
     struct version *old = t->cur;
     t->cur = NULL;
     pthread_mutex_unlock(&t->mu);
-    if (old)
+    if (old) {
         for (size_t i = 0; i < old->nrowsets; i++)
             rowset_retire(old->rowsets[i]);
+        for (size_t i = 0; i < old->nstale; i++)
+            rowset_retire(old->stale[i]);
+    }
     version_unref(old);
     rmdir(t->data_dir); /* succeeds only when no snapshot keeps files alive; the restart sweep does the rest */
     tlog_info(t->id, "dropped");
@@ -416,6 +426,58 @@ int engine_drop_tablet(struct engine *eng, int64_t id, struct err *e)
     return engine_tablet_exec(eng, id, drop_on_worker, NULL, e);
 }
 
+/* ---- stale rowsets ---- */
+
+struct expire_arg {
+    int64_t now_ms;
+    size_t n;
+};
+
+static int expire_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    (void)e;
+    struct expire_arg *a = arg;
+    const struct version *v = t->cur;
+    size_t due = 0;
+    for (size_t i = 0; i < v->nstale; i++)
+        due += v->stale_expire_ms[i] <= a->now_ms;
+    if (due == 0)
+        return 0;
+    /* stale rowsets are not in the meta: dropping them needs no meta write */
+    struct version *nv = version_copy(v);
+    a->n = version_drop_expired_stale(nv, a->now_ms);
+    tablet_swap(t, nv);
+    tlog_debug(t->id, "%zu stale rowsets expired, %zu kept", a->n, t->cur->nstale);
+    return 0;
+}
+
+int engine_expire_stale(struct engine *eng, int64_t tablet_id, int64_t now_ms, size_t *ret_n, struct err *e)
+{
+    struct expire_arg a = { now_ms < 0 ? fs_now_ms() : now_ms, 0 };
+    int r = engine_tablet_exec(eng, tablet_id, expire_on_worker, &a, e);
+    if (ret_n)
+        *ret_n = a.n;
+    return r;
+}
+
+/* The scheduler's check: expire on the worker only when something is due. */
+static void expire_schedule_tablet(struct engine *eng, struct tablet *t)
+{
+    if (t->bad || t->dropped)
+        return;
+    struct version *v = tablet_snapshot(t);
+    if (!v)
+        return;
+    int64_t now = fs_now_ms();
+    bool due = false;
+    for (size_t i = 0; i < v->nstale && !due; i++)
+        due = v->stale_expire_ms[i] <= now;
+    version_unref(v);
+    struct err e = { 0 };
+    if (due && engine_expire_stale(eng, t->id, now, NULL, &e) < 0 && e.code != FLOE_ENOTFOUND)
+        tlog_warn(t->id, "expiring stale rowsets: %s", err_msg(&e));
+}
+
 /* ---- info ---- */
 
 static void fill_info(struct tablet *t, struct tablet_info *ti)
@@ -435,6 +497,9 @@ static void fill_info(struct tablet *t, struct tablet_info *ti)
             if (rowset_is_local(v->rowsets[i]))
                 ti->local_size += v->rowsets[i]->data_size;
         }
+        ti->nstale = v->nstale;
+        for (size_t i = 0; i < v->nstale; i++)
+            ti->stale_size += v->stale[i]->data_size;
         ti->cooldown_replica_id = v->cd.cooldown_replica_id;
         ti->cooldown_term = v->cd.cooldown_term;
         ti->cooldowned_version = v->cd.cooldowned_version;
@@ -650,7 +715,9 @@ int engine_open(const struct engine_opts *o, struct engine **ret, struct err *e)
         r = err_set(e, FLOE_EINTERNAL, "engine: cannot start threads");
         goto fail;
     }
-    if (eng->opts.auto_compaction) {
+    if (eng->opts.stale_rowset_keep_ms < 0)
+        eng->opts.stale_rowset_keep_ms = 0;
+    if (eng->opts.auto_compaction || eng->opts.stale_rowset_keep_ms > 0) {
         if (pthread_create(&eng->sched, NULL, sched_main, eng) != 0) {
             r = err_set(e, FLOE_EINTERNAL, "engine: cannot start the compaction scheduler");
             goto fail;
@@ -684,7 +751,9 @@ static void *sched_main(void *arg)
             ts2[i] = tablet_ref(eng->tablets[i]);
         pthread_mutex_unlock(&eng->mu);
         for (size_t i = 0; i < n; i++) {
-            compaction_schedule_tablet(eng, ts2[i]);
+            expire_schedule_tablet(eng, ts2[i]);
+            if (eng->opts.auto_compaction)
+                compaction_schedule_tablet(eng, ts2[i]);
             tablet_unref(ts2[i]);
         }
         free(ts2);

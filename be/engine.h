@@ -46,9 +46,11 @@ struct engine_opts {
     uint64_t cumulative_max_bytes;     /* a rowset up to this size is "small" */
     int base_min_rowsets;              /* rowsets before the base absorbs the rest */
     int base_size_ratio_pct;           /* ...or once the rest is this % of the base's size */
+    int64_t stale_rowset_keep_ms;      /* keep compacted-away local rowsets this long for scans at older
+                                          versions; 0 = delete them once no snapshot uses them */
 };
 
-/* Defaults: 4 workers, 1 compaction thread, auto off, 5 / 50 / 64 MiB / 8 / 30%. */
+/* Defaults: 4 workers, 1 compaction thread, auto off, 5 / 50 / 64 MiB / 8 / 30%, stale rowsets kept 300 s. */
 void engine_opts_default(struct engine_opts *o);
 
 int engine_open(const struct engine_opts *o, struct engine **ret, struct err *e);
@@ -89,6 +91,8 @@ struct tablet_info {
     uint64_t local_size;
     size_t nrowsets;
     size_t ntxns;              /* committed, not yet published */
+    size_t nstale;             /* stale (compacted-away, still kept) local rowsets */
+    uint64_t stale_size;       /* their segment bytes */
     int64_t cooldown_replica_id, cooldown_term, cooldowned_version;
     char cooldown_meta_id[UUID_STR_LEN];
 };
@@ -144,6 +148,13 @@ int engine_compact(struct engine *eng, int64_t tablet_id, enum compaction_kind k
 int compaction_merge_to_local(struct schema *schema, struct rowset *const *in, size_t n, const char *dir,
                               const char *id, uint64_t seg_rows, struct rowset_segment **ret_segs, int *ret_nsegs,
                               struct err *e);
+/*
+ * Forgets the tablet's stale rowsets whose keep time ended by now_ms (< 0:
+ * the wall clock now); their files go when the last snapshot using them is
+ * released. *ret_n (may be NULL) = how many. The background scheduler does
+ * this every compaction interval when auto_compaction or a keep time is set.
+ */
+int engine_expire_stale(struct engine *eng, int64_t tablet_id, int64_t now_ms, size_t *ret_n, struct err *e);
 /* Merge exactly rowsets [from, to] (indexes in the current version); for tests and cooldown. */
 int engine_compact_range(struct engine *eng, int64_t tablet_id, size_t from, size_t to, struct err *e);
 

@@ -24,7 +24,8 @@ struct stx {
     int nsegs;                     /* reserved segment slots */
     struct rowset_segment *segs;
     bool *done;
-    int64_t write_ms;
+    int64_t write_ms;              /* newest write */
+    int64_t first_ms;              /* oldest write (0 after a restart: the committed rowset has it) */
     struct rowset *rs;             /* set at commit */
 };
 

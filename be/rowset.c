@@ -35,6 +35,7 @@ struct rowset *rowset_new(const char *id, int64_t tablet_id, int64_t start, int6
         rs->data_size += segs[i].size;
     }
     rs->newest_write_ms = newest_write_ms;
+    rs->oldest_write_ms = newest_write_ms;
     rs->resource_id = resource_id ? xstrdup(resource_id) : NULL;
     rs->local_dir = local_dir ? xstrdup(local_dir) : NULL;
     return rs;
@@ -42,8 +43,10 @@ struct rowset *rowset_new(const char *id, int64_t tablet_id, int64_t start, int6
 
 struct rowset *rowset_clone(const struct rowset *rs, int64_t start, int64_t end, const char *resource_id)
 {
-    return rowset_new(rs->id, rs->tablet_id, start, end, rs->segs, rs->nsegs, rs->newest_write_ms,
-                      resource_id, rs->local_dir);
+    struct rowset *c = rowset_new(rs->id, rs->tablet_id, start, end, rs->segs, rs->nsegs, rs->newest_write_ms,
+                                  resource_id, rs->local_dir);
+    c->oldest_write_ms = rs->oldest_write_ms;
+    return c;
 }
 
 struct rowset *rowset_ref(struct rowset *rs)
@@ -143,6 +146,8 @@ json_t *rowset_to_json(const struct rowset *rs)
                           "data_size", (json_int_t)rs->data_size, "newest_write_ms",
                           (json_int_t)rs->newest_write_ms);
     json_object_set_new(j, "location", json_string(rs->resource_id ? rs->resource_id : "local"));
+    if (rs->oldest_write_ms != rs->newest_write_ms)
+        json_object_set_new(j, "oldest_write_ms", json_integer((json_int_t)rs->oldest_write_ms));
     return j;
 }
 
@@ -151,7 +156,7 @@ int rowset_from_json(const json_t *j, int64_t tablet_id, const char *local_dir, 
 {
     *ret = NULL;
     const char *id, *loc;
-    int64_t start, end, wms, nrows, dsize;
+    int64_t start, end, wms, oms, nrows, dsize;
     json_t *segs;
     int r;
     if ((r = json_get_str(j, "id", &id, ctx, e)) < 0 || (r = json_get_i64(j, "start", &start, ctx, e)) < 0 ||
@@ -159,8 +164,12 @@ int rowset_from_json(const json_t *j, int64_t tablet_id, const char *local_dir, 
         (r = json_get_i64(j, "newest_write_ms", &wms, ctx, e)) < 0 ||
         (r = json_get_i64(j, "num_rows", &nrows, ctx, e)) < 0 ||
         (r = json_get_i64(j, "data_size", &dsize, ctx, e)) < 0 ||
-        (r = json_get_str(j, "location", &loc, ctx, e)) < 0)
+        (r = json_get_str(j, "location", &loc, ctx, e)) < 0 ||
+        (r = json_opt_i64(j, "oldest_write_ms", INT64_MIN, &oms, ctx, e)) < 0)
         return r;
+    if (oms != INT64_MIN && oms > wms)
+        return err_set(e, FLOE_ECORRUPT, "%s: rowset %s: oldest_write_ms %lld is after newest_write_ms %lld", ctx, id,
+                       (long long)oms, (long long)wms);
     if (!uuid_is_valid_str(id))
         return err_set(e, FLOE_ECORRUPT, "%s: rowset id '%s' is not a uuid", ctx, id);
     if (start < -1 || end < start)
@@ -193,6 +202,8 @@ int rowset_from_json(const json_t *j, int64_t tablet_id, const char *local_dir, 
     }
     bool local = strcmp(loc, "local") == 0;
     *ret = rowset_new(id, tablet_id, start, end, sv, (int)n, wms, local ? NULL : loc, local_dir);
+    if (oms != INT64_MIN)
+        (*ret)->oldest_write_ms = oms;
     free(sv);
     return 0;
 }

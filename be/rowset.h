@@ -40,6 +40,8 @@ struct rowset {
     uint64_t num_rows;
     uint64_t data_size;          /* sum of segment sizes */
     int64_t newest_write_ms;     /* wall clock of the newest row written */
+    int64_t oldest_write_ms;     /* ...of the oldest (<= newest; = newest when unknown, e.g. remote rowsets);
+                                    set by the creator before the rowset is shared */
     char *resource_id;           /* NULL = local */
     char *local_dir;             /* the tablet's data dir (for local files) */
     int retired;                 /* atomic flag */
@@ -49,7 +51,7 @@ struct rowset {
 struct rowset *rowset_new(const char *id, int64_t tablet_id, int64_t start, int64_t end,
                           const struct rowset_segment *segs, int nsegs, int64_t newest_write_ms,
                           const char *resource_id, const char *local_dir);
-/* Same content with a different version range or location (refs = 1). */
+/* Same content (and write times) with a different version range or location (refs = 1). */
 struct rowset *rowset_clone(const struct rowset *rs, int64_t start, int64_t end, const char *resource_id);
 struct rowset *rowset_ref(struct rowset *rs);
 /* At zero: if retired and local, deletes the segment files (fault point "file.delete"). */

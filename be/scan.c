@@ -427,22 +427,18 @@ int scan_open(struct version *v, const struct scan_opts *o, struct scan **ret, s
 {
     *ret = NULL;
     int64_t at = o->version < 0 ? v->max_version : o->version;
-    if (at > v->max_version)
-        return err_set(e, FLOE_EVERSION, "tablet %lld: version %lld is not published yet (max %lld)",
-                       (long long)v->tablet_id, (long long)at, (long long)v->max_version);
-    size_t n = 0;
-    for (size_t i = 0; i < v->nrowsets; i++) {
-        const struct rowset *rs = v->rowsets[i];
-        if (rs->end <= at) {
-            n = i + 1;
-            continue;
-        }
-        if (rs->start <= at)
-            return err_set(e, FLOE_EVERSION, "tablet %lld: version %lld was merged into rowset [%lld,%lld]",
-                           (long long)v->tablet_id, (long long)at, (long long)rs->start, (long long)rs->end);
-        break;
+    int r;
+    if (at == v->max_version) {
+        r = scan_open_rowsets(v->schema, v->rowsets, v->nrowsets, o, ret, e);
+    } else {
+        /* an older version: current rowsets up to it, or stale ones compaction merged away */
+        struct rowset **rs;
+        size_t n;
+        if ((r = version_pick_rowsets(v, at, &rs, &n, e)) < 0)
+            return r;
+        r = scan_open_rowsets(v->schema, rs, n, o, ret, e);
+        free(rs);
     }
-    int r = scan_open_rowsets(v->schema, v->rowsets, n, o, ret, e);
     if (r == 0)
         (*ret)->v = version_ref(v);
     return r;

@@ -59,9 +59,12 @@ struct scan_stats {
 };
 
 /*
- * Scan a version snapshot (referenced for the scan's life). FLOE_EVERSION
- * when the asked version is above max_version or lies inside a compacted
- * range; FLOE_EBADINPUT for bad column indexes or ops.
+ * Scan a version snapshot (referenced for the scan's life) at o->version:
+ * the snapshot's rowsets, or for an older version the current and stale
+ * rowsets covering exactly [0, version] (version_pick_rowsets).
+ * FLOE_EVERSION when the asked version is above max_version or lies inside
+ * a compacted range whose stale rowsets have expired; FLOE_EBADINPUT for
+ * bad column indexes or ops.
  */
 int scan_open(struct version *v, const struct scan_opts *o, struct scan **ret, struct err *e);
 /* Scan exactly these rowsets (oldest first) with the given schema; for compaction. */

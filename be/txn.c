@@ -72,6 +72,7 @@ static int reserve_on_worker(struct tablet *t, void *arg, struct err *e)
         x->txn_id = c->txn_id;
         memcpy(x->rowset_id, id, sizeof(id));
         x->write_ms = fs_now_ms();
+        x->first_ms = x->write_ms;
     }
     memcpy(c->rowset_id, x->rowset_id, sizeof(c->rowset_id));
     c->schema = schema_ref(t->cur->schema);
@@ -164,6 +165,8 @@ static int commit_on_worker(struct tablet *t, void *arg, struct err *e)
     struct stx tmp = *x;
     tmp.committed = true;
     tmp.rs = rowset_new(x->rowset_id, t->id, -1, -1, x->segs, x->nsegs, x->write_ms, NULL, t->data_dir);
+    if (x->first_ms > 0 && x->first_ms < x->write_ms)
+        tmp.rs->oldest_write_ms = x->first_ms;
     if ((r = tablet_save_meta(t, t->cur, TXN_NONE, &tmp, NULL, e)) < 0) {
         rowset_unref(tmp.rs);
         return r;

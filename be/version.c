@@ -137,6 +137,8 @@ struct version *version_copy(const struct version *src)
     for (size_t i = 0; i < src->nrowsets; i++)
         v->rowsets[i] = rowset_ref(src->rowsets[i]);
     cooldown_state_copy(&v->cd, &src->cd);
+    for (size_t i = 0; i < src->nstale; i++)
+        version_add_stale(v, src->stale[i], src->stale_expire_ms[i]);
     return v;
 }
 
@@ -154,6 +156,10 @@ void version_unref(struct version *v)
     for (size_t i = 0; i < v->nrowsets; i++)
         rowset_unref(v->rowsets[i]);
     free(v->rowsets);
+    for (size_t i = 0; i < v->nstale; i++)
+        rowset_unref(v->stale[i]);
+    free(v->stale);
+    free(v->stale_expire_ms);
     schema_unref(v->schema);
     cooldown_state_release(&v->cd);
     free(v);
@@ -181,6 +187,99 @@ void version_replace_rowsets(struct version *v, size_t from, size_t count, struc
     free(v->rowsets);
     v->rowsets = nv;
     v->nrowsets = n;
+}
+
+void version_add_stale(struct version *v, struct rowset *rs, int64_t expire_ms)
+{
+    v->stale = xrealloc(v->stale, (v->nstale + 1) * sizeof(*v->stale));
+    v->stale_expire_ms = xrealloc(v->stale_expire_ms, (v->nstale + 1) * sizeof(*v->stale_expire_ms));
+    v->stale[v->nstale] = rowset_ref(rs);
+    v->stale_expire_ms[v->nstale] = expire_ms;
+    v->nstale++;
+}
+
+size_t version_drop_expired_stale(struct version *v, int64_t now_ms)
+{
+    size_t k = 0, dropped = 0;
+    for (size_t i = 0; i < v->nstale; i++) {
+        if (v->stale_expire_ms[i] <= now_ms) {
+            rowset_unref(v->stale[i]);
+            dropped++;
+            continue;
+        }
+        v->stale[k] = v->stale[i];
+        v->stale_expire_ms[k] = v->stale_expire_ms[i];
+        k++;
+    }
+    v->nstale = k;
+    if (k == 0) {
+        free(v->stale);
+        free(v->stale_expire_ms);
+        v->stale = NULL;
+        v->stale_expire_ms = NULL;
+    }
+    return dropped;
+}
+
+bool version_has_stale(const struct version *v, const char *rowset_id)
+{
+    for (size_t i = 0; i < v->nstale; i++)
+        if (strcmp(v->stale[i]->id, rowset_id) == 0)
+            return true;
+    return false;
+}
+
+int version_pick_rowsets(const struct version *v, int64_t at, struct rowset ***ret, size_t *ret_n, struct err *e)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    if (at > v->max_version)
+        return err_set(e, FLOE_EVERSION, "tablet %lld: version %lld is not published yet (max %lld)",
+                       (long long)v->tablet_id, (long long)at, (long long)v->max_version);
+    struct rowset **out = xcalloc(v->nrowsets + v->nstale + 1, sizeof(*out));
+    size_t n = 0;
+    int64_t next = 0;
+    while (next <= at) {
+        struct rowset *best = NULL;
+        /* current rowsets first: on a tie (same range) they win over stale ones */
+        for (size_t i = 0; i < v->nrowsets; i++) {
+            struct rowset *rs = v->rowsets[i];
+            if (rs->start == next && rs->end <= at && (!best || rs->end > best->end))
+                best = rs;
+        }
+        for (size_t i = 0; i < v->nstale; i++) {
+            struct rowset *rs = v->stale[i];
+            if (rs->start == next && rs->end <= at && (!best || rs->end > best->end))
+                best = rs;
+        }
+        if (!best || n >= v->nrowsets + v->nstale) {
+            for (size_t i = 0; i < v->nrowsets; i++) {
+                const struct rowset *rs = v->rowsets[i];
+                if (rs->start <= at && rs->end > at) {
+                    free(out);
+                    return err_set(e, FLOE_EVERSION, "tablet %lld: version %lld was merged into rowset [%lld,%lld]",
+                                   (long long)v->tablet_id, (long long)at, (long long)rs->start, (long long)rs->end);
+                }
+            }
+            free(out);
+            return err_set(e, FLOE_EVERSION, "tablet %lld: no rowsets cover versions [%lld,%lld]",
+                           (long long)v->tablet_id, (long long)next, (long long)at);
+        }
+        out[n++] = best;
+        next = best->end + 1;
+    }
+    *ret = out;
+    *ret_n = n;
+    return 0;
+}
+
+void cooldown_state_policy_times(const struct cooldown_state *cd, int64_t *ret_ttl_s, int64_t *ret_datetime_s)
+{
+    json_t *p = json_object_get(cd->extra, "policy");
+    const json_t *src = json_object_get(cd->extra, "cooldown_ttl_s") || !json_is_object(p) ? cd->extra : p;
+    json_t *t = json_object_get(src, "cooldown_ttl_s"), *d = json_object_get(src, "cooldown_datetime_s");
+    *ret_ttl_s = json_is_integer(t) ? (int64_t)json_integer_value(t) : 0;
+    *ret_datetime_s = json_is_integer(d) ? (int64_t)json_integer_value(d) : 0;
 }
 
 ssize_t version_find_rowset(const struct version *v, const char *id)

@@ -15,6 +15,7 @@
 #include "uuid.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,17 @@ struct version {
     size_t nrowsets;
     struct rowset **rowsets;         /* each referenced; sorted by start; contiguous */
     struct cooldown_state cd;
+    /*
+     * Stale rowsets: local rowsets compaction merged away, kept (referenced,
+     * so their files stay) until stale_expire_ms[i] (wall clock) so a scan
+     * at a version inside a merged range still finds rowsets covering
+     * exactly [0, version]. Never cooled, never compacted, not persisted in
+     * the tablet meta (a restart forgets them and the restart sweep deletes
+     * their files).
+     */
+    size_t nstale;
+    struct rowset **stale;
+    int64_t *stale_expire_ms;
 };
 
 /* A snapshot with no rowsets and an empty cooldown state (refs = 1); schema is referenced. */
@@ -61,6 +73,26 @@ void version_add_rowset(struct version *v, struct rowset *rs);
  * taken; the replaced ones are unreferenced). Only on an uninstalled copy.
  */
 void version_replace_rowsets(struct version *v, size_t from, size_t count, struct rowset *const *with, size_t nwith);
+/* Keeps rs (a new reference) as stale until expire_ms. Only on an uninstalled copy. */
+void version_add_stale(struct version *v, struct rowset *rs, int64_t expire_ms);
+/* Drops (unreferences) the stale rowsets whose expiry is <= now_ms; returns how many. Only on an uninstalled copy. */
+size_t version_drop_expired_stale(struct version *v, int64_t now_ms);
+/* True when v lists rowset id among its stale rowsets. */
+bool version_has_stale(const struct version *v, const char *rowset_id);
+/*
+ * The rowsets that make up version `at` (<= max_version): from version 0,
+ * repeatedly the current or stale rowset starting at the next version with
+ * the largest end <= at, oldest first, borrowed from v (*ret malloc'd).
+ * FLOE_EVERSION when no such chain exists (the version was merged away and
+ * its stale rowsets expired, or at > max_version).
+ */
+int version_pick_rowsets(const struct version *v, int64_t at, struct rowset ***ret, size_t *ret_n, struct err *e);
+/*
+ * The storage policy's cooldown ttl and datetime (seconds, 0 = unset) as
+ * the cooldown code stores them in cd->extra (at the top level, or under
+ * "policy" for tablets created with one).
+ */
+void cooldown_state_policy_times(const struct cooldown_state *cd, int64_t *ret_ttl_s, int64_t *ret_datetime_s);
 /* Index of the rowset with this id, or -1. */
 ssize_t version_find_rowset(const struct version *v, const char *rowset_id);
 /* Checks order and contiguity from 0 to max_version; FLOE_ECORRUPT otherwise. */

@@ -9,6 +9,38 @@
 
 #define TID 42
 
+/* An engine that keeps compacted-away rowsets keep_ms (0 = drops them at once, the old behaviour). */
+static struct engine *engine_keep(const char *root, int64_t keep_ms)
+{
+    struct engine_opts o;
+    engine_opts_default(&o);
+    o.root = root;
+    o.workers = 2;
+    o.stale_rowset_keep_ms = keep_ms;
+    struct engine *eng;
+    struct err e = { 0 };
+    ck_assert_msg(engine_open(&o, &eng, &e) == 0, "engine_open: %s", err_msg(&e));
+    return eng;
+}
+
+static size_t stale_files(const struct version *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->nstale; i++)
+        n += (size_t)v->stale[i]->nsegs;
+    return n;
+}
+
+static struct engine *setup_keep(char **dir, struct schema **s, enum key_model m, int64_t keep_ms)
+{
+    *dir = test_tmpdir();
+    *s = bt_schema(m);
+    struct engine *eng = engine_keep(*dir, keep_ms);
+    struct err e = { 0 };
+    ck_assert_msg(engine_create_tablet(eng, TID, 7, *s, &e) == 0, "%s", err_msg(&e));
+    return eng;
+}
+
 static struct engine *setup(char **dir, struct schema **s, enum key_model m)
 {
     *dir = test_tmpdir();
@@ -279,7 +311,7 @@ static void compaction_case(enum key_model m)
 {
     char *dir;
     struct schema *s;
-    struct engine *eng = setup(&dir, &s, m);
+    struct engine *eng = setup_keep(&dir, &s, m, 0); /* stale_rowset_keep 0: the inputs go at once */
     struct err e = { 0 };
     for (int i = 0; i < 10; i++)
         bt_load(eng, TID, 100 + i, 2 + i, s, i * 700, i * 700 + 1500, i);
@@ -325,7 +357,7 @@ static void compaction_case(enum key_model m)
     ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
     ck_assert_uint_eq(bt_count_files(ddir), bt_version_files(v));
     version_unref(v);
-    /* versions inside the merged range can no longer be read */
+    /* with no stale rowsets kept, versions inside the merged range can no longer be read */
     struct bt_rows x = { 0 };
     o.version = 5;
     ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &x, NULL, &e), FLOE_EVERSION);
@@ -391,6 +423,109 @@ START_TEST(compaction_filter_and_auto)
     ck_assert_uint_le(ti.nrowsets, 2);
     ck_assert_uint_eq(ti.num_rows, 80);
     teardown(eng, dir, s);
+}
+END_TEST
+
+/* replaces the tablet's rowsets by n empty ones ([0,1], then one per version) with the given newest write times */
+struct fake_arg {
+    const int64_t *write_ms;
+    size_t n;
+};
+
+static int install_fake(struct tablet *t, void *arg, struct err *e)
+{
+    struct fake_arg *a = arg;
+    struct version *nv = version_copy(tablet_current(t));
+    nv->max_version = (int64_t)a->n;
+    struct rowset **rs = xcalloc(a->n, sizeof(*rs));
+    for (size_t i = 0; i < a->n; i++) {
+        char id[UUID_STR_LEN];
+        ck_assert_int_eq(uuid_new_str(id), 0);
+        rs[i] = rowset_new(id, tablet_id(t), i == 0 ? 0 : (int64_t)i + 1, (int64_t)i + 1, NULL, 0,
+                           a->write_ms[i], NULL, tablet_data_dir(t));
+    }
+    version_replace_rowsets(nv, 0, nv->nrowsets, rs, a->n);
+    for (size_t i = 0; i < a->n; i++)
+        rowset_unref(rs[i]);
+    free(rs);
+    return tablet_install(t, nv, e);
+}
+
+static void assert_ranges(struct engine *eng, const char *want)
+{
+    struct version *v;
+    struct err e = { 0 };
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    char got[512] = "";
+    for (size_t i = 0; i < v->nrowsets; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s[%lld,%lld]", i ? " " : "",
+                 (long long)v->rowsets[i]->start, (long long)v->rowsets[i]->end);
+    version_unref(v);
+    ck_assert_str_eq(got, want);
+}
+
+/* with a cooldown ttl, compaction merges only rowsets whose writes span at most the ttl */
+START_TEST(compaction_cooldown_span)
+{
+    char *dir = test_tmpdir();
+    struct schema *s = bt_schema(KEY_DUPLICATE);
+    struct engine *eng = bt_engine(dir);
+    struct err e = { 0 };
+    struct cooldown_state cd;
+    cooldown_state_init(&cd);
+    cd.storage_policy = xstrdup("p10s");
+    cd.resource_id = xstrdup("r");
+    json_object_set_new(cd.extra, "cooldown_ttl_s", json_integer(10));
+    ck_assert_int_eq(engine_create_tablet_ex(eng, TID, 7, s, 1, &cd, &e), 0);
+    ck_assert_int_eq(engine_create_tablet(eng, TID + 1, 7, s, &e), 0); /* no policy: no limit */
+    /* [0,1] and versions 2..11, written at these times (ms) */
+    int64_t ms[] = { 100, 1000, 2000, 3000, 12000, 13000, 14000, 15000, 16000, 25000, 26000 };
+    struct fake_arg fa = { ms, 11 };
+    ck_assert_int_eq(engine_tablet_exec(eng, TID, install_fake, &fa, &e), 0);
+    ck_assert_int_eq(engine_tablet_exec(eng, TID + 1, install_fake, &fa, &e), 0);
+    assert_ranges(eng, "[0,1] [2,2] [3,3] [4,4] [5,5] [6,6] [7,7] [8,8] [9,9] [10,10] [11,11]");
+    bool done = false;
+    /* cumulative: no five rowsets after the base fit in 10 s before version 5; 5..9 do */
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_CUMULATIVE, &done, &e), 0);
+    ck_assert(done);
+    assert_ranges(eng, "[0,1] [2,2] [3,3] [4,4] [5,9] [10,10] [11,11]");
+    struct version *v;
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_int_eq(v->rowsets[4]->oldest_write_ms, 12000);
+    ck_assert_int_eq(v->rowsets[4]->newest_write_ms, 16000);
+    version_unref(v);
+    /* the merged rowset does not grow with later writes: [5,9] + [10] would span 13 s */
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_CUMULATIVE, &done, &e), 0);
+    ck_assert(!done);
+    /* base: only what fits in the span with the base */
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_BASE, &done, &e), 0);
+    ck_assert(done);
+    assert_ranges(eng, "[0,4] [5,9] [10,10] [11,11]");
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_BASE, &done, &e), 0);
+    ck_assert(!done);
+    /* the write times survive a restart (tablet meta) */
+    engine_close(eng);
+    eng = bt_engine(dir);
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_int_eq(v->rowsets[0]->oldest_write_ms, 100);
+    ck_assert_int_eq(v->rowsets[0]->newest_write_ms, 3000);
+    ck_assert_int_eq(v->rowsets[1]->oldest_write_ms, 12000);
+    version_unref(v);
+    ck_assert_int_eq(engine_compact(eng, TID, COMPACTION_BASE, &done, &e), 0);
+    ck_assert(!done);
+    /* without a policy everything after the base merges at once */
+    ck_assert_int_eq(engine_compact(eng, TID + 1, COMPACTION_CUMULATIVE, &done, &e), 0);
+    ck_assert(done);
+    ck_assert_int_eq(engine_compact(eng, TID + 1, COMPACTION_BASE, &done, &e), 0);
+    ck_assert(done);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID + 1, &ti, &e), 0);
+    ck_assert_uint_eq(ti.nrowsets, 1);
+    cooldown_state_release(&cd);
+    engine_close(eng);
+    schema_unref(s);
+    fs_remove_all(dir, NULL);
+    free(dir);
 }
 END_TEST
 
@@ -636,6 +771,16 @@ START_TEST(concurrent_load_compact_scan)
         ck_assert_uint_eq(n, (size_t)(maxv - 1) * 100);
         column_batch_release(&b2);
         scan_free(sc);
+        /* an older version, usually inside a range compacted meanwhile: its stale rowsets serve it */
+        if (maxv > 2) {
+            int64_t at = 1 + (int64_t)(scans % (size_t)(maxv - 1));
+            struct bt_rows old = { 0 };
+            struct scan_opts oo = { .version = at, .limit = -1 };
+            ck_assert_msg(bt_scan_opts(eng, TID, &oo, &old, NULL, &e) == 0, "version %lld of %lld: %s",
+                          (long long)at, (long long)maxv, err_msg(&e));
+            ck_assert_uint_eq(old.n, (size_t)(at - 1) * 100);
+            bt_rows_free(&old);
+        }
         scans++;
     }
     pthread_join(a, NULL);
@@ -648,11 +793,18 @@ START_TEST(concurrent_load_compact_scan)
     bt_rows_assert_equal(&got, &want);
     bt_rows_free(&got);
     bt_rows_free(&want);
-    /* nothing unreferenced is left once the snapshots are gone */
+    /* nothing unreferenced is left once the snapshots are gone: the version's and the stale rowsets' files */
     struct version *v;
     struct err e = { 0 };
     ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_uint_gt(v->nstale, 0);
     char *ddir = xasprintf("%s/data/%d", dir, TID);
+    ck_assert_uint_eq(bt_count_files(ddir), bt_version_files(v) + stale_files(v));
+    version_unref(v);
+    /* once expired, only the version's */
+    ck_assert_int_eq(engine_expire_stale(eng, TID, INT64_MAX, NULL, &e), 0);
+    ck_assert_int_eq(engine_snapshot(eng, TID, &v, &e), 0);
+    ck_assert_uint_eq(v->nstale, 0);
     ck_assert_uint_eq(bt_count_files(ddir), bt_version_files(v));
     version_unref(v);
     free(ddir);
@@ -673,6 +825,7 @@ int main(void)
     tcase_add_test(tc, compaction_duplicate);
     tcase_add_test(tc, compaction_unique);
     tcase_add_test(tc, compaction_filter_and_auto);
+    tcase_add_test(tc, compaction_cooldown_span);
     tcase_add_test(tc, restart_sweeps_and_keeps_committed);
     tcase_add_test(tc, bad_meta_marks_tablet_bad);
     tcase_add_test(tc, drop_waits_for_snapshots);
