@@ -992,7 +992,10 @@ static int recut(struct cooldown *cd, int64_t tid, struct cd_snap *s, const stru
  * earlier term (any replica), then publish its own. On the first step after
  * a start: re-read its own meta of the current term (a crash may have
  * happened between writing it and the local swap) and adopt it, then drop
- * upload intents: objects no meta references are deleted.
+ * upload intents: objects no meta references are deleted. A meta that does
+ * not line up (or would drop remote rowsets this replica holds) is re-cut
+ * and published in one go (recut); a replica lacking versions it covers
+ * waits (COOLDOWN_WAITING) and uploads nothing under the term.
  */
 static int uploader_sync(struct cooldown *cd, int64_t tid, struct cd_snap *s, enum cooldown_action *act,
                          struct err *e)

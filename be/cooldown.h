@@ -23,6 +23,12 @@
  *   durable, and only when no snapshot uses them (engine retire).
  * - An object is deleted only when the FE confirmed the delete_id it was
  *   reported under, and it is still unreferenced at that moment.
+ * - A new uploader adopts the newest earlier-term meta; when it cannot as is
+ *   (its own compaction ran across the meta's last version, or it holds
+ *   remote rowsets beyond it) it re-cuts: keeps the longest prefix of that
+ *   meta ending on one of its rowset boundaries plus its own rowsets above,
+ *   and publishes that. Only when it holds every version the meta covers;
+ *   otherwise it waits. The cut rowsets are left to the delete handshake.
  *
  * Fault points: cooldown.intent, cooldown.upload, cooldown.after_upload,
  * cooldown.meta_write, cooldown.after_meta_write, cooldown.local_swap,
