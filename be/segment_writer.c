@@ -283,7 +283,7 @@ static int open_spill(struct segment_writer *w, struct err *e)
 {
     const char *slash = strrchr(w->path, '/');
     char *dir = slash ? xstrndup(w->path, (size_t)(slash - w->path + (slash == w->path))) : xstrdup(".");
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = FAULT_ON("segment.no_tmpfile") ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     free(dir);
     if (fd < 0) {
         /* no O_TMPFILE here: a named file, unlinked at once */
@@ -330,7 +330,7 @@ static int spill(struct segment_writer *w, struct err *e)
 static int copy_spill(struct segment_writer *w, uint64_t off, uint64_t len, struct err *e)
 {
     loff_t in = (loff_t)off;
-    while (len > 0) {
+    while (len > 0 && !FAULT_ON("segment.no_copy_range")) {
         ssize_t n = copy_file_range(w->spill_fd, &in, w->fd, NULL, len, 0);
         if (n < 0 && errno == EINTR)
             continue;

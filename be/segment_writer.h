@@ -12,7 +12,9 @@
  * footer and trailer and fsyncs the file (the caller fsyncs the directory
  * when it makes the file part of a rowset). A writer freed before finish
  * removes its partial file. Fault points: "segment.write" (each block),
- * "segment.finish" (before the other columns and the footer).
+ * "segment.finish" (before the other columns and the footer); switches
+ * (FAULT_ON) "segment.no_tmpfile" and "segment.no_copy_range" take the
+ * fallbacks for systems without O_TMPFILE or copy_file_range.
  */
 #ifndef FLOE_BE_SEGMENT_WRITER_H
 #define FLOE_BE_SEGMENT_WRITER_H

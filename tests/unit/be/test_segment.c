@@ -481,6 +481,23 @@ START_TEST(spill_same_bytes)
     bt_rows_assert_equal(&got, &want);
     /* no spill file is left next to the segment */
     ck_assert_uint_eq(bt_count_files(dir), 3);
+    /* the fallbacks (a named spill file unlinked at once, copying through memory) write the same bytes */
+    if (fault_compiled_in()) {
+        ck_assert_int_eq(fault_set("segment.no_tmpfile=on,segment.no_copy_range=on", &e), 0);
+        uint64_t sz3;
+        bool sp3;
+        char *p4 = write_segment_as(dir, "d.dat", s, 70000, 5000, &sz3, &sp3);
+        fault_clear();
+        ck_assert(sp3);
+        struct buf d = BUF_INIT;
+        ck_assert_int_eq(fs_read_file(p4, &d, 1 << 30, NULL), 0);
+        ck_assert_uint_eq(d.len, a.len);
+        ck_assert(memcmp(a.data, d.data, a.len) == 0);
+        ck_assert_uint_eq(bt_count_files(dir), 4);
+        unlink(p4);
+        buf_release(&d);
+        free(p4);
+    }
     /* an unfinished spilling writer leaves nothing either */
     char *p3 = xasprintf("%s/u.dat", dir);
     struct segment_writer *w;
