@@ -618,7 +618,9 @@ static void rdrop_run(void *arg)
         if (deleted)
             r = meta_commit(s->meta, json_pack("{s:s,s:I}", "op", "remote_deleted", "tablet",
                                                (json_int_t)j->tablet_id), &e);
-        if (!deleted || r < 0) {
+        if (deleted && r == 0) {
+            d = NULL;   /* the record freed the entry */
+        } else {
             d->attempts++;
             int64_t wait = 1000ll << (d->attempts < 6 ? d->attempts : 6);
             d->next_ms = now + (wait < RDROP_BACKOFF_MAX_MS ? wait : RDROP_BACKOFF_MAX_MS);
