@@ -6,12 +6,18 @@
 #   tests/soak.sh [MINUTES]     default 5, at most 720
 #
 # Env: FLOE_BUILD=DIR uses an existing build instead of building build-asan;
-# FLOE_KEEP_TMP=1 keeps the cluster's directory.
+# FLOE_KEEP_TMP=1 keeps the cluster's directory; SOAK_BE_CONF adds BE config
+# lines (e.g. "cumulative_min_rowsets = 2" for more compaction);
+# SOAK_COOL_LAG_S (default 45) is how far cooling may trail the loads.
 #
 # Checks continuously: every scan returns each loaded key exactly once (no
 # loss, no duplicates; a scan running beside a load sees the rows before or
-# after it, never a part); at the end: a final full verification, objects
-# present remotely, no sanitizer report in any node log, every node alive.
+# after it, never a part). Cooling keeps up with the loads: when they stop,
+# every replica (uploader and followers) has cooled down every version that
+# was loaded at least SOAK_COOL_LAG_S (45) seconds earlier, at most half of
+# the bytes are still local, and the remote store held more objects than at
+# the start. At the end: a final full verification, objects present
+# remotely, no sanitizer report in any node log, every node alive.
 # Prints one summary line and a JSON object; exits non-zero on any error.
 set -uo pipefail
 minutes=${1:-5}
@@ -37,7 +43,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
 CLUSTER_READY_S=120
 CLUSTER_BE_CONF="remote_gc_grace_s = 5
 remote_gc_interval_s = 5
-compaction_interval_s = 2"
+compaction_interval_s = 2
+${SOAK_BE_CONF:-}"
 cluster_init 3
 cluster_start || { echo "soak: cluster did not start" >&2; cluster_dump_logs; exit 1; }
 
@@ -55,6 +62,16 @@ S=$T/soak; mkdir -p "$S"
 put() { echo "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
 put "$S/committed" 0           # keys 0..committed-1 are loaded and visible
 put "$S/loading" 0
+mkdir -p "$S/samples"
+lag=${SOAK_COOL_LAG_S:-45}
+# sample: the tablets as the FE sees them, with the time and the object count
+sample() {
+    local now; now=$(date +%s)
+    fctl --json tablets soak >"$S/samples/$now.tmp" 2>/dev/null && echo "$(local_objects)" >"$S/samples/$now.objects" &&
+        mv "$S/samples/$now.tmp" "$S/samples/$now.json"
+    rm -f "$S/samples/$now.tmp"
+}
+sample
 
 # loader: batches of 2000 rows with the next keys; committed moves only after
 # floectl reports success
@@ -106,10 +123,58 @@ loader & lp=$!; track_pid $lp
 scanner & sp=$!; track_pid $sp
 while [ "$(date +%s)" -lt "$deadline" ]; do
     sleep 10
+    sample
     printf 'soak: %4ds left, rows committed %s, remote objects %s\n' $(( deadline - $(date +%s) )) \
         "$(cat "$S/committed")" "$(local_objects)"
 done
 wait $lp; wait $sp
+sample
+
+# cooling under load (before the loads' tail is given time to cool): see the header
+cooling=$(python3 - "$S/samples" "$lag" <<'PY'
+import glob, json, os, sys
+d, lag = sys.argv[1], int(sys.argv[2])
+samples = []
+for p in sorted(glob.glob(os.path.join(d, "*.json")), key=lambda p: int(os.path.basename(p)[:-5])):
+    ts = int(os.path.basename(p)[:-5])
+    j = json.load(open(p))
+    rows = j.get("tablets", j.get("replicas", j)) if isinstance(j, dict) else j
+    objs = int(open(p[:-5] + ".objects").read().strip() or 0)
+    samples.append((ts, [r for r in rows if r.get("reported", True)], objs))
+problems = []
+end_ts, end_rows, _ = samples[-1]
+ck = [s for s in samples if s[0] <= end_ts - lag]
+lag_checked = 0
+if ck:
+    ck_ts, ck_rows, _ = ck[-1]
+    want = {}
+    for r in ck_rows:
+        want[r["tablet"]] = max(want.get(r["tablet"], 0), r["version"])
+    for r in end_rows:
+        w = want.get(r["tablet"])
+        if w is None:
+            continue
+        lag_checked += 1
+        if r["cooldowned_version"] < w:
+            problems.append("tablet %d replica %d: cooled up to version %d, but version %d was loaded %d s before the loads stopped"
+                            % (r["tablet"], r["replica"], r["cooldowned_version"], w, end_ts - ck_ts))
+local = sum(r["local_bytes"] for r in end_rows)
+total = local + sum(r.get("remote_bytes", 0) for r in end_rows)
+local_pct = 100.0 * local / total if total else 100.0
+if local_pct > 50:
+    problems.append("%.0f%% of the replicas' bytes are still local when the loads stop" % local_pct)
+objs = [s[2] for s in samples]
+if max(objs) <= objs[0]:
+    problems.append("remote objects never grew above %d" % objs[0])
+print(json.dumps({"lag_checked": lag_checked, "local_pct": round(local_pct, 1), "objects_first": objs[0],
+                  "objects_max": max(objs), "problems": problems}))
+PY
+) || cooling='{"problems": ["cooling check failed to run"]}'
+echo "soak: cooling: $cooling"
+cool_problems=$(python3 -c 'import json,sys; [print(p) for p in json.loads(sys.argv[1])["problems"]]' "$cooling")
+[ -z "$cool_problems" ] || while IFS= read -r p; do err "cooling: $p"; done <<<"$cool_problems"
+local_pct=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("local_pct", 100))' "$cooling")
+objects_max=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("objects_max", 0))' "$cooling")
 
 committed=$(cat "$S/committed")
 read -r scans badscans failedscans <"$S/scanner.out"
@@ -131,7 +196,7 @@ for i in 1 2 3; do be_stop $i; done; fe_stop
 san2=$(grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/fe/log "$T"/be*/log 2>/dev/null | wc -l)
 [ "$san2" -eq 0 ] || { err "sanitizer reports at exit in $san2 node logs"; grep -h -A5 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/fe/log "$T"/be*/log | head -40 >&2; }
 
-echo "soak: ${minutes} min, rows loaded $committed, rows verified ${verified:-0}, scans $scans (failed $failedscans, wrong $badscans), load errors $loaderr, remote objects $objects, errors $errors"
-printf '{"minutes": %d, "rows_loaded": %d, "rows_verified": %d, "scans": %d, "scans_failed": %d, "scans_wrong": %d, "load_errors": %d, "remote_objects": %d, "errors": %d}\n' \
-    "$minutes" "$committed" "${verified:-0}" "$scans" "$failedscans" "$badscans" "$loaderr" "$objects" "$errors"
+echo "soak: ${minutes} min, rows loaded $committed, rows verified ${verified:-0}, scans $scans (failed $failedscans, wrong $badscans), load errors $loaderr, remote objects $objects (max $objects_max), local bytes at the end of the loads ${local_pct}%, errors $errors"
+printf '{"minutes": %d, "rows_loaded": %d, "rows_verified": %d, "scans": %d, "scans_failed": %d, "scans_wrong": %d, "load_errors": %d, "remote_objects": %d, "remote_objects_max": %d, "local_pct_at_load_end": %s, "errors": %d}\n' \
+    "$minutes" "$committed" "${verified:-0}" "$scans" "$failedscans" "$badscans" "$loaderr" "$objects" "$objects_max" "$local_pct" "$errors"
 [ $errors -eq 0 ]

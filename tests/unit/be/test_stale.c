@@ -295,6 +295,39 @@ START_TEST(drop_removes_stale_files)
 }
 END_TEST
 
+/* the oldest write time round-trips through the rowset JSON; one after the newest is refused */
+START_TEST(rowset_oldest_write_json)
+{
+    struct rowset_segment seg = { 100, 10 };
+    struct rowset *rs = rowset_new("0b0f3c1e-8c8f-4a53-9d55-6a4f3a0d2e11", TID, 2, 3, &seg, 1, 5000, NULL, "/x");
+    ck_assert_int_eq(rs->oldest_write_ms, 5000);
+    rs->oldest_write_ms = 1000;
+    json_t *j = rowset_to_json(rs);
+    struct rowset *back;
+    struct err e = { 0 };
+    ck_assert_int_eq(rowset_from_json(j, TID, "/x", &back, "t", &e), 0);
+    ck_assert_int_eq(back->oldest_write_ms, 1000);
+    ck_assert_int_eq(back->newest_write_ms, 5000);
+    struct rowset *c = rowset_clone(back, 4, 4, NULL);
+    ck_assert_int_eq(c->oldest_write_ms, 1000);
+    rowset_unref(c);
+    rowset_unref(back);
+    /* absent (metas written before): the newest */
+    json_object_del(j, "oldest_write_ms");
+    ck_assert_int_eq(rowset_from_json(j, TID, "/x", &back, "t", &e), 0);
+    ck_assert_int_eq(back->oldest_write_ms, 5000);
+    rowset_unref(back);
+    json_object_set_new(j, "oldest_write_ms", json_integer(6000));
+    ck_assert_int_eq(rowset_from_json(j, TID, "/x", &back, "t", &e), FLOE_ECORRUPT);
+    ck_assert_ptr_null(back);
+    ck_assert_ptr_nonnull(strstr(e.msg, "oldest_write_ms 6000 is after newest_write_ms 5000"));
+    json_object_set_new(j, "oldest_write_ms", json_string("x"));
+    ck_assert_int_lt(rowset_from_json(j, TID, "/x", &back, "t", &e), 0);
+    json_decref(j);
+    rowset_unref(rs);
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -309,6 +342,7 @@ int main(void)
     tcase_add_test(tc, restart_forgets_stale);
     tcase_add_test(tc, scheduler_expires);
     tcase_add_test(tc, drop_removes_stale_files);
+    tcase_add_test(tc, rowset_oldest_write_json);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
