@@ -13,7 +13,9 @@
 # writes nothing; no object is deleted because of the damage (the listing
 # before and after, and remote_check against every replica's meta); once the
 # original object is put back (and the BEs drop the cached damaged blocks)
-# scans are correct again and cooling resumes.
+# scans are correct again and cooling resumes. The damage is reported: the
+# scan error, the FE's log (one WARN per replica tried, naming the object),
+# the followers' logs for a meta.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/s3servers.sh"
 . "$(dirname "$0")/lib/cluster.sh"
@@ -111,6 +113,8 @@ scan_refused() {
 for t in $seg_cases; do
     check "$t segment: scan refused, no row served" scan_refused "s_$t"
     check "$t segment: the error names the object" grep -qF "${SEG[$t]}" "$T/scan.err"
+    check "$t segment: the FE log reports the failed replica reads naming the object" \
+        grep -qF "${SEG[$t]}" "$T/fe/log"
     check "$t segment: a second scan is refused too (nothing served from a cached copy)" scan_refused "s_$t"
 done
 all_up() { fe_alive && be_alive 1 && be_alive 2 && be_alive 3; }
@@ -124,6 +128,10 @@ same_keys() { diff <(awk '{print $1}' "$T/keys.before") <(awk '{print $1}' "$1")
 check "damaged segments: no object deleted ($(wc -l <"$T/keys.damaged") of $(wc -l <"$T/keys.before"))" \
     same_keys "$T/keys.damaged"
 check "awscli puts the 4 original segments back" put_tree "$T/restore"
+# not asserted (see the README): the BEs still hold blocks of the damaged
+# objects in their file caches, so the first scan after the restore may fail
+out=$(scan_sum s_garbage 2>&1)
+echo "# garbage segment restored, caches kept: scan ${out:0:60}... (correct: $([ "$out" = "${SUM[garbage]}" ] && echo yes || echo no))"
 # the BEs cached blocks of the damaged objects (segment objects are immutable
 # by design, so the cache never revalidates): restart them with empty caches
 drop_caches() {
