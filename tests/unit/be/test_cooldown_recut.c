@@ -201,14 +201,24 @@ START_TEST(test_recut_follower_behind_then_follows)
 {
     if (!fault_compiled_in())
         return; /* needs fault points (-Dfaults=true) */
+    /* C: a plain follower that adopted all of term 1's meta */
+    struct ct_be C;
+    ct_be_open(&C, tmp, "c", 1003, 0);
     ct_tablet(&A, TID, 6);
     ct_tablet(&B, TID, 6);
+    ct_tablet(&C, TID, 6);
+    struct err ce = { 0 };
     push_both(1001, 1);
+    ck_assert_int_eq(cooldown_push_conf(C.cd, TID, 1001, 1, &ce), 0);
     ck_assert_int_eq(ct_step(&B, TID), COOLDOWN_NONE); /* nothing published yet; B knows its replica id */
     ck_assert_int_eq(ct_step(&A, TID), COOLDOWN_UPLOADED);
+    ck_assert_int_eq(ct_step(&C, TID), COOLDOWN_ADOPTED);
+    ck_assert_int_eq(cooled(&C), 6);
     load(&A, 7);
     load(&B, 7);
+    load(&C, 7);
     push_both(1002, 2);
+    ck_assert_int_eq(cooldown_push_conf(C.cd, TID, 1002, 2, &ce), 0);
     compact(&B, 5, 7);
     struct err e = { 0 };
     ck_assert_int_eq(fault_set("cooldown.upload=error", &e), 0);
@@ -224,13 +234,31 @@ START_TEST(test_recut_follower_behind_then_follows)
     ck_assert_int_eq(cooled(&A), 6);
     ct_assert_rows(&A, TID, 7);
     ct_assert_remote_complete(&A, TID);
-    /* no GC while A still holds them: the candidates are offered, the FE would not confirm;
-     * the uploader's own retired record keeps them out of a round within the grace */
+    ck_assert_int_eq(cooldown_tablet_step(C.cd, TID, &act, &e), FLOE_EBADSTATE);
+    ck_assert_int_eq(cooled(&C), 6);
+    ct_assert_rows(&C, TID, 7);
+    /* the uploader covers [5..7] again under a new rowset id: both follow, nothing lost */
     ck_assert_int_eq(ct_step(&B, TID), COOLDOWN_UPLOADED);
     ck_assert_int_eq(ct_step(&A, TID), COOLDOWN_ADOPTED);
-    ct_assert_rows(&A, TID, 7);
-    ct_assert_remote_complete(&A, TID);
-    ck_assert_int_eq(cooled(&A), 7);
+    ck_assert_int_eq(ct_step(&C, TID), COOLDOWN_ADOPTED);
+    char mb[UUID_STR_LEN], mc[UUID_STR_LEN];
+    ct_remote_rowsets(&B, TID, mb);
+    ct_remote_rowsets(&C, TID, mc);
+    ck_assert_str_eq(mb, mc);
+    for (int i = 0; i < 2; i++) {
+        struct ct_be *x = i ? &C : &A;
+        ct_assert_rows(x, TID, 7);
+        ct_assert_remote_complete(x, TID);
+        ck_assert_int_eq(cooled(x), 7);
+    }
+    /* every replica on the new meta: GC removes term 1's [5],[6] and meta, nothing referenced */
+    ck_assert_uint_gt(gc_round(&B), 0);
+    for (int i = 0; i < 3; i++) {
+        struct ct_be *x = i == 0 ? &A : i == 1 ? &B : &C;
+        ct_assert_rows(x, TID, 7);
+        ct_assert_remote_complete(x, TID);
+    }
+    ct_be_close(&C);
 }
 END_TEST
 
