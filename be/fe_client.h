@@ -6,6 +6,12 @@
  * Several FE addresses may be given ("h1:p1,h2:p2"); on an error the next
  * one is tried. Cooldown confs the FE sends back with a report (the FE's conf
  * for replicas that reported another one) are handed to a callback.
+ *
+ * Master failover: an address the newest FE master announced in a ping
+ * (be_service_fe_master) is tried first, the configured ones after it. The
+ * master epoch in heartbeat and report replies goes through
+ * be_service_fence: a reply from a deposed master (lower epoch) fails the
+ * round with FLOE_ENOTMASTER and its cooldown confs are not applied.
  */
 #ifndef FLOE_BE_FE_CLIENT_H
 #define FLOE_BE_FE_CLIENT_H

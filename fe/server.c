@@ -851,6 +851,8 @@ static int do_clone(struct fe_server *s, const struct repair_task *t, int64_t ta
                         (long long)t->version);
         idl_clone_reply_release(&rp);
     }
+    if (r < 0)
+        fe_fenced(s, t->backend_id, "clone", e);
     idl_clone_req_release(&rq);
     return r;
 }
