@@ -3,9 +3,9 @@
 # Swift's S3 API, then awscli (an independent client) overwrites
 #   - a segment object with 0 bytes, half of it, random bytes of the same
 #     size, or itself with one byte flipped inside a page (trailer intact);
-#   - the uploader's remote meta with 0 bytes, truncated JSON, random bytes,
-#     the valid meta of another tablet, or a valid meta of this tablet that
-#     names another writer.
+#   - the uploader's remote meta with truncated JSON, random bytes, or the
+#     valid meta of another tablet (FLOE_TEST_FULL=1 also: 0 bytes, and a
+#     valid meta of this tablet that names another writer).
 # A scan that needs a damaged segment fails with one error naming the object
 # and prints no row; a damaged meta is named in the followers' logs and
 # adopted by nobody (every replica keeps its meta, scans stay correct); a
@@ -172,7 +172,9 @@ keep_meta() { tablets_true s_m "all(x['cooldown_meta_id'] == '$meta_id' for x in
 # The empty meta goes first (the meta is intact before it); every other
 # damage replaces the previous one (a new ETag, so followers fetch it again)
 # and must be named with its own reason.
-for d in empty truncated garbage other_tablet other_writer; do
+meta_cases="truncated garbage other_tablet"
+[ "${FLOE_TEST_FULL:-0}" = 1 ] && meta_cases="empty $meta_cases other_writer"
+for d in $meta_cases; do
     case $d in
     empty) : >"$T/meta.bad"; why='' ;;
     truncated) head -c $(( $(stat -c %s "$T/meta.good") / 2 )) "$T/meta.good" >"$T/meta.bad"; why='premature end' ;;
