@@ -54,6 +54,7 @@ struct be_conf {
     int64_t cumulative_max_rowset_bytes;
     int64_t base_min_rowsets;
     int64_t base_size_ratio_pct;
+    int64_t stale_rowset_keep_s;
     char *log_level;
     char *log_file;
 };
@@ -83,6 +84,7 @@ static const struct conf_entry be_conf_table[] = {
     { "cumulative_max_rowset_bytes", CONF_INT, 1, INT64_MAX, "64M", "a rowset up to this size counts as small", F(cumulative_max_rowset_bytes) },
     { "base_min_rowsets", CONF_INT, 2, 100000, "8", "rowsets that trigger a base compaction", F(base_min_rowsets) },
     { "base_size_ratio_pct", CONF_INT, 1, 100000, "30", "base compaction also runs when the newer rowsets reach this % of the base", F(base_size_ratio_pct) },
+    { "stale_rowset_keep_s", CONF_INT, 0, 86400, "300s", "keep compacted-away local rowsets this long so scans at older versions still work (0 = delete them once no scan uses them)", F(stale_rowset_keep_s) },
     { "log_level", CONF_STRING, 0, 0, "info", "debug, info, warn, error or off", F(log_level) },
     { "log_file", CONF_STRING, 0, 0, "", "append logs to this file; empty = stderr", F(log_file) },
     CONF_END,
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
     eo.cumulative_max_bytes = (uint64_t)cf.cumulative_max_rowset_bytes;
     eo.base_min_rowsets = (int)cf.base_min_rowsets;
     eo.base_size_ratio_pct = (int)cf.base_size_ratio_pct;
+    eo.stale_rowset_keep_ms = cf.stale_rowset_keep_s * 1000;
     if (engine_open(&eo, &eng, &e) < 0) {
         fprintf(stderr, "floe-be: %s\n", err_msg(&e));
         goto out;

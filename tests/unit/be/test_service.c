@@ -474,6 +474,53 @@ START_TEST(register_heartbeat_report)
 }
 END_TEST
 
+/* Master epoch fencing: the highest epoch is persisted, a lower one is refused, 0 (an old FE) passes,
+ * a restart keeps the epoch, and a damaged fe_epoch.json stops the service from starting. */
+START_TEST(fence_epochs)
+{
+    struct err e = { 0 };
+    char *dir = test_tmpdir();
+    struct engine *eng = bt_engine(dir);
+    struct be_service_opts so = { .eng = eng, .token = &token, .storage_root = dir };
+    struct be_service *svc;
+    ck_assert_msg(be_service_new(&so, &svc, &e) == 0, "%s", err_msg(&e));
+    ck_assert_int_eq(be_service_fe_epoch(svc), 0);
+    ck_assert_int_eq(be_service_fence(svc, 2, "ping", 0, "127.0.0.1:9020", &e), 0);
+    ck_assert_int_eq(be_service_fe_epoch(svc), 2);
+    ck_assert_int_eq(be_service_fence(svc, 1, "cooldown_delete", 7, NULL, &e), FLOE_ENOTMASTER);
+    ck_assert_msg(strstr(err_msg(&e), "below 2") != NULL, "%s", err_msg(&e));
+    ck_assert_int_eq(be_service_fe_epoch(svc), 2);
+    ck_assert_int_eq(be_service_fence(svc, 0, "push_cooldown_conf", 0, NULL, &e), 0);
+    ck_assert_int_eq(be_service_fence(svc, 2, "push_cooldown_conf", 0, NULL, &e), 0);
+    char addr[64];
+    be_service_fe_master(svc, addr, sizeof(addr));
+    ck_assert_str_eq(addr, "127.0.0.1:9020");
+    be_service_free(svc);
+
+    /* a restart keeps the epoch */
+    ck_assert_msg(be_service_new(&so, &svc, &e) == 0, "%s", err_msg(&e));
+    ck_assert_int_eq(be_service_fe_epoch(svc), 2);
+    ck_assert_int_eq(be_service_fence(svc, 1, "clone", 7, NULL, &e), FLOE_ENOTMASTER);
+    be_service_free(svc);
+
+    /* a damaged file: refused at start, named in the error, left as it is */
+    struct buf pb = BUF_INIT;
+    ck_assert_int_eq(fs_path_join(&pb, dir, "fe_epoch.json", &e), 0);
+    const char *path = buf_cstr(&pb);
+    ck_assert_int_eq(fs_write_atomic(path, "{\"epoch\": \"x\"", 13, &e), 0);
+    ck_assert_int_eq(be_service_new(&so, &svc, &e), FLOE_ECORRUPT);
+    ck_assert_msg(strstr(err_msg(&e), "fe_epoch.json") != NULL, "%s", err_msg(&e));
+    struct buf b = BUF_INIT;
+    ck_assert_int_eq(fs_read_file(path, &b, 1 << 16, &e), 0);
+    ck_assert_uint_eq(b.len, 13);
+    buf_release(&b);
+    buf_release(&pb);
+    engine_close(eng);
+    fs_remove_all(dir, NULL);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -490,6 +537,7 @@ int main(void)
     tcase_add_test(tc, clone_between_backends);
     tcase_add_test(tc, idle_cursors_expire);
     tcase_add_test(tc, register_heartbeat_report);
+    tcase_add_test(tc, fence_epochs);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
