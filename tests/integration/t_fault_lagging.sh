@@ -80,6 +80,9 @@ if [ "$c" = misaligned ]; then
     cluster_write_confs
     be_restart "$u"
     check "$c: uploader be$u restarted without compaction" cluster_wait_alive 3 30
+    # the initial rowset [0,1] must be remote everywhere first, or the followers'
+    # compaction merges it with [2],[3] before v4 arrives (then they line up at 3)
+    check "$c: [0,1] cooled on every replica" wait_for 40 tablets_true g1 'all(x["cooldowned_version"] >= 1 for x in r)'
     gen 0 400 >"$T/v2.csv"; gen 400 400 >"$T/v3.csv"; gen 800 400 >"$T/v4.csv"
     check "$c: load v2" fctl load g1 "$T/v2.csv"
     check "$c: load v3" fctl load g1 "$T/v3.csv"
