@@ -164,9 +164,16 @@ m = json.load(open(sys.argv[1]))
 m["replica_id"] += 1000
 open(sys.argv[2], "w").write(json.dumps(m))' "$T/meta.good" "$T/meta.writer"
 upl_idx=$(uploader_be s_m)
-# lines in the BE logs naming the meta after line offset $1, matching $2
-logs_at() { cat "$T"/be*/log | wc -l; }
-named_since() { cat "$T"/be*/log | tail -n +"$(($1 + 1))" | grep -F "$meta" | grep -c -- "$2"; }
+# logs_at: the line count of each BE log ("N1 N2 N3"); named_since AT WHY:
+# lines each log got after AT that name the meta and contain WHY
+logs_at() { local i; for ((i = 1; i <= CLUSTER_N; i++)); do printf '%s ' "$(wc -l <"$T/be$i/log")"; done; }
+named_since() {
+    local at=($1) i n=0
+    for ((i = 1; i <= CLUSTER_N; i++)); do
+        n=$((n + $(tail -n +"$((at[i - 1] + 1))" "$T/be$i/log" | grep -F "$meta" | grep -c -- "$2")))
+    done
+    echo $n
+}
 named_after() { [ "$(named_since "$1" "$2")" -gt 0 ]; }
 keep_meta() { tablets_true s_m "all(x['cooldown_meta_id'] == '$meta_id' for x in r)"; }
 # The empty meta goes first (the meta is intact before it); every other
