@@ -42,6 +42,8 @@ static void metrics_setup(void)
     cd_metrics.cold_compactions = metrics_counter("floe_cooldown_cold_compactions_total", "Cold compactions done");
     cd_metrics.recuts = metrics_counter("floe_cooldown_recuts_total",
                                         "Earlier-term metas a new uploader re-cut at a local rowset boundary");
+    cd_metrics.damaged = metrics_counter("floe_cooldown_damaged_segment_reads_total",
+                                         "Reads of remote segments that failed a check (their cached blocks are dropped)");
 }
 
 void cooldown_opts_default(struct cooldown_opts *o)
@@ -244,7 +246,17 @@ static void cds_close(struct io_source *s)
     free(c);
 }
 
-static const struct io_source_ops cds_ops = { cds_read, cds_prefetch, cds_close };
+/* A damaged remote segment is reported, and its cached blocks dropped so a repaired object is read afresh. */
+static void cds_damaged(struct io_source *s)
+{
+    struct cd_source *c = (struct cd_source *)s;
+    metrics_inc(cd_metrics.damaged);
+    log_warn("remote segment %s of resource %s failed a check; its cached blocks are dropped", s->name,
+             c->res->name);
+    io_source_damaged(c->inner);
+}
+
+static const struct io_source_ops cds_ops = { cds_read, cds_prefetch, cds_close, cds_damaged };
 
 /*
  * The engine has one remote opener per process; it reads through the most
@@ -541,8 +553,8 @@ static int follow(struct cooldown *cd, int64_t tid, struct cd_snap *s, enum cool
         pthread_mutex_unlock(&cd->mu);
     }
     if (b.len == 0)
-        goto out;
-    if ((r = remote_meta_decode(buf_cstr(&b), b.len, key, tid, s->res->name, &m, e)) < 0) {
+        r = err_set(e, FLOE_ECORRUPT, "remote meta %s: empty object (a meta is never empty)", key);
+    if (r < 0 || (r = remote_meta_decode(buf_cstr(&b), b.len, key, tid, s->res->name, &m, e)) < 0) {
         pthread_mutex_lock(&cd->mu);
         cd_tablet_get(cd, tid)->etag_key[0] = 0;
         pthread_mutex_unlock(&cd->mu);

@@ -72,7 +72,7 @@ struct cooldown {
 
 struct cooldown_metrics {
     struct metric *up_bytes, *up_objects, *metas, *adopted, *refused, *not_modified;
-    struct metric *gc_cand, *gc_deleted, *up_fail, *cold_compactions, *recuts;
+    struct metric *gc_cand, *gc_deleted, *up_fail, *cold_compactions, *recuts, *damaged;
 };
 extern struct cooldown_metrics cd_metrics;
 

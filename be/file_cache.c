@@ -665,6 +665,24 @@ static void drop_corrupt(struct file_cache *c, const uint8_t h[16], uint64_t blk
     }
 }
 
+uint64_t file_cache_forget(struct file_cache *c, const char *id, uint64_t obj_size)
+{
+    uint8_t h[16];
+    hash_id(id, h);
+    uint64_t n = 0, nblk = obj_size / c->bs + 1;
+    pthread_mutex_lock(&c->mu);
+    for (uint64_t blk = 0; blk < nblk; blk++) {
+        struct fc_entry *en = lookup(c, h, blk);
+        if (en && en->state == FC_READY && !en->extending) {
+            drop_ready(c, en);
+            n++;
+        }
+    }
+    metrics_set(m_used, (int64_t)c->st.used_bytes);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 static int cache_read(struct file_cache *c, struct objstore *os, const char *id, const uint8_t h[16], const char *key,
                       uint64_t obj_size, uint64_t off, size_t len, void *out, struct fc_fds *fds, struct err *e)
 {
@@ -1102,7 +1120,13 @@ static void src_close(struct io_source *s)
     free(f);
 }
 
-static const struct io_source_ops src_ops = { src_read_at, src_prefetch, src_close };
+static void src_damaged(struct io_source *s)
+{
+    struct fc_source *f = (struct fc_source *)s;
+    file_cache_forget(f->c, f->id, s->size);
+}
+
+static const struct io_source_ops src_ops = { src_read_at, src_prefetch, src_close, src_damaged };
 
 int file_cache_open_source(struct file_cache *c, struct objstore *os, const char *id, const char *key,
                            uint64_t obj_size, struct io_source **ret, struct err *e)

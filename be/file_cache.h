@@ -107,6 +107,13 @@ int file_cache_open_source(struct file_cache *c, struct objstore *os, const char
                            uint64_t obj_size, struct io_source **ret, struct err *e);
 
 void file_cache_stats_get(struct file_cache *c, struct file_cache_stats *ret);
+/*
+ * Drops the cached blocks of the object (cache id `id`, obj_size bytes),
+ * except blocks a reader is fetching or extending right now. Called when a
+ * reader found the object's bytes damaged, so a repaired object is fetched
+ * again. Returns the number of blocks dropped.
+ */
+uint64_t file_cache_forget(struct file_cache *c, const char *id, uint64_t obj_size);
 /* Path of the block file of (id, block) into a new string; for tests that damage blocks. */
 char *file_cache_block_path(struct file_cache *c, const char *id, uint64_t block);
 uint32_t file_cache_block_size(const struct file_cache *c);

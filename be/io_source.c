@@ -52,7 +52,7 @@ static void file_close(struct io_source *s)
     free(f);
 }
 
-static const struct io_source_ops file_ops = { file_read_at, NULL, file_close };
+static const struct io_source_ops file_ops = { file_read_at, NULL, file_close, NULL };
 
 int io_source_open_file(const char *path, uint64_t size, struct io_source **ret, struct err *e)
 {
@@ -97,7 +97,7 @@ static void mem_close(struct io_source *s)
     free(s);
 }
 
-static const struct io_source_ops mem_ops = { mem_read_at, NULL, mem_close };
+static const struct io_source_ops mem_ops = { mem_read_at, NULL, mem_close, NULL };
 
 int io_source_open_mem(const void *data, size_t len, const char *name, struct io_source **ret)
 {
@@ -121,6 +121,12 @@ void io_source_close(struct io_source *s)
 {
     if (s)
         s->ops->close(s);
+}
+
+void io_source_damaged(struct io_source *s)
+{
+    if (s && s->ops->damaged)
+        s->ops->damaged(s);
 }
 
 static int range_cmp(const void *a, const void *b)

@@ -30,6 +30,12 @@ struct io_source_ops {
     int (*prefetch)(struct io_source *s, const struct io_range *ranges, size_t n, struct err *e);
     /* Frees the source. */
     void (*close)(struct io_source *s);
+    /*
+     * Optional: the reader found bytes read from this source damaged (bad
+     * checksum, bad trailer). A caching source forgets what it cached of
+     * the object, so a repaired object is read afresh. NULL = no-op.
+     */
+    void (*damaged)(struct io_source *s);
 };
 
 struct io_source {
@@ -45,6 +51,8 @@ static inline int io_source_read_at(struct io_source *s, uint64_t off, size_t le
 int io_source_prefetch(struct io_source *s, const struct io_range *ranges, size_t n, struct err *e);
 /* Accepts NULL. */
 void io_source_close(struct io_source *s);
+/* Tells the source its bytes failed a check (see damaged above). Accepts NULL. */
+void io_source_damaged(struct io_source *s);
 
 /*
  * A local file. size 0 = take it from fstat; otherwise the file must be at

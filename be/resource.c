@@ -184,6 +184,8 @@ void resource_export_metrics(struct resource_registry *r)
                        "kind", kind, now.requests[k], last->requests[k]);
             add_series("floe_objstore_errors_total", "Failed object store requests by resource and kind",
                        res->name, "kind", kind, now.errors[k], last->errors[k]);
+            add_series("floe_objstore_retries_total", "Object store requests retried by resource and kind",
+                       res->name, "kind", kind, now.retries[k], last->retries[k]);
         }
         add_series("floe_objstore_bytes_total", "Object store body bytes by resource and direction", res->name, "dir",
                    "up", now.bytes_up, last->bytes_up);

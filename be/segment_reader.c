@@ -236,6 +236,8 @@ int segment_reader_open(struct io_source *src, struct segment_reader **ret, stru
         rc = err_set(e, FLOE_EINTERNAL, "segment %s: cannot create a zstd context", name);
 out:
     if (rc < 0) {
+        if (rc == FLOE_ECORRUPT)
+            io_source_damaged(src);
         segment_reader_free(r);
         return rc;
     }
@@ -356,8 +358,20 @@ bad:
                    r->src->name, block, cname);
 }
 
+static int read_block(struct segment_reader *r, uint32_t block, const int *cols, int ncols,
+                      struct column_batch *out, struct err *e);
+
 int segment_reader_read_block(struct segment_reader *r, uint32_t block, const int *cols, int ncols,
                               struct column_batch *out, struct err *e)
+{
+    int rc = read_block(r, block, cols, ncols, out, e);
+    if (rc == FLOE_ECORRUPT)
+        io_source_damaged(r->src);
+    return rc;
+}
+
+static int read_block(struct segment_reader *r, uint32_t block, const int *cols, int ncols,
+                      struct column_batch *out, struct err *e)
 {
     if (block >= r->nblocks)
         return err_set(e, FLOE_EINTERNAL, "segment %s: block %u of %u", r->src->name, block, r->nblocks);

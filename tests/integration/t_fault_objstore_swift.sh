@@ -70,6 +70,14 @@ http_injected=$(pstat 'sum(d["by_mode"].get(m, 0) for m in ("500", "503", "slowd
 counted() { [ "$(errors)" -ge "$http_injected" ]; }
 check "the BEs' metrics count the failed attempts ($(errors) counted, $http_injected 5xx injected)" \
     wait_for 10 counted
+retries() {
+    local i s=0
+    for ((i = 1; i <= CLUSTER_N; i++)); do
+        s=$((s + $(metric_sum "${BE_HTTP_PORT[$i]}" floe_objstore_retries_total 'resource="flaky"')))
+    done
+    [ "$s" -gt 0 ]
+}
+check "the BEs' metrics count retried requests" wait_for 10 retries
 check "no request refused for its signature (Host and path passed unchanged)" \
     bash -c "! grep -q 'SignatureDoesNotMatch\|HTTP 403' $T/be*/log"
 all_up() { fe_alive && be_alive 1 && be_alive 2 && be_alive 3; }

@@ -573,6 +573,39 @@ START_TEST(test_source_many_blocks)
 }
 END_TEST
 
+/* A source told its bytes are damaged drops the object's cached blocks: a repaired object is read afresh. */
+START_TEST(test_damaged_forgets_object)
+{
+    struct file_cache *c = open_cache(100);
+    struct io_source *src;
+    struct err e = { 0 };
+    ck_assert_int_eq(file_cache_open_source(c, os, "r/data/1/x_0.dat", "data/1/x_0.dat", OBJ_SIZE, &src, &e), 0);
+    uint8_t b[1000];
+    ck_assert_int_eq(io_source_read_at(src, 2 * BS + 10, sizeof(b), b, &e), 0);
+    ck_assert_int_eq(io_source_read_at(src, 7 * BS, sizeof(b), b, &e), 0);
+    ck_assert_uint_eq(stats(c).nblocks, 2);
+    /* the object is replaced behind the cache (a repair): cached bytes are still served */
+    for (uint64_t i = 0; i < OBJ_SIZE; i++)
+        obj[i] ^= 0x5a;
+    ck_assert_int_eq(objstore_put(os, "data/1/x_0.dat", obj, OBJ_SIZE, &e), 0);
+    ck_assert_int_eq(io_source_read_at(src, 2 * BS + 10, sizeof(b), b, &e), 0);
+    ck_assert(memcmp(b, obj + 2 * BS + 10, sizeof(b)) != 0);
+    uint64_t g0 = gets();
+    io_source_damaged(src);
+    ck_assert_uint_eq(stats(c).nblocks, 0);
+    ck_assert_uint_eq(stats(c).used_bytes, 0);
+    ck_assert_int_eq(io_source_read_at(src, 2 * BS + 10, sizeof(b), b, &e), 0);
+    ck_assert(memcmp(b, obj + 2 * BS + 10, sizeof(b)) == 0);
+    ck_assert_uint_eq(gets() - g0, 1);
+    /* another object's blocks are kept */
+    ck_assert_uint_eq(file_cache_forget(c, "r/data/1/other_0.dat", OBJ_SIZE), 0);
+    ck_assert_uint_eq(stats(c).nblocks, 1);
+    ck_assert_uint_eq(file_cache_forget(c, "r/data/1/x_0.dat", OBJ_SIZE), 1);
+    io_source_close(src);
+    file_cache_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("file_cache");
@@ -590,6 +623,7 @@ int main(void)
     tcase_add_test(tc, test_partial_capacity);
     tcase_add_test(tc, test_partial_single_flight);
     tcase_add_test(tc, test_source_many_blocks);
+    tcase_add_test(tc, test_damaged_forgets_object);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
