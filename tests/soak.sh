@@ -55,7 +55,6 @@ fctl policy create soak5s --resource soakres --cooldown-ttl 5s >/dev/null || err
 fctl table create soak --schema "k:int64,ts:timestamp,v:double,s:string?" --key k --buckets 4 --replicas 3 \
     --policy soak5s >/dev/null || err "table create"
 
-gen() { python3 "$root/tests/integration/lib/gen_rows.py" "$@"; }
 deadline=$(( $(date +%s) + minutes * 60 ))
 S=$T/soak; mkdir -p "$S"
 # put FILE VALUE: atomic replace, so a concurrent reader never sees it empty

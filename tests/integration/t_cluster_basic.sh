@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 # keys_ok TABLE N: the scan returns keys 0..N-1, each exactly once.
 keys_ok() {
     fctl scan "$1" --columns k --format csv | python3 -c '

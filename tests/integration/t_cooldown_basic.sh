@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 
 cluster_init 3
 cluster_start || { fail "cluster start"; cluster_finish; }

@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 # be_index BACKEND_ID: the harness index (1..N) of the BE the FE knows by that id (matched by RPC port)
 be_index() {
     local port i

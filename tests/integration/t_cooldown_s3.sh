@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib/s3servers.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 
 servers=${COOLDOWN_S3_SERVERS:-"s3rver swift"}
 cluster_init 3

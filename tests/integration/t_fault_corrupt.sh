@@ -9,14 +9,10 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-CLUSTER_BE_CONF="report_interval_s = 1
-cooldown_check_interval_s = 1
-remote_gc_interval_s = 2
-remote_gc_grace_s = 2
+CLUSTER_BE_CONF="$FAST_COOL_BE_CONF
 compaction_enabled = false"
 cluster_init 3
 cluster_start || { fail "cluster start"; cluster_finish; }
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 
 fctl resource create store --type local --root "$CLUSTER_REMOTE" >/dev/null &&
     fctl policy create cool2s --resource store --cooldown-ttl 2s >/dev/null &&

@@ -33,17 +33,13 @@ CLUSTER_FE_CONF="heartbeat_interval_s = 1
 backend_dead_after_s = 3
 cooldown_replica_timeout_s = 5
 cooldown_conf_check_interval_s = 1"
-CLUSTER_BE_CONF="report_interval_s = 1
-cooldown_check_interval_s = 1
-remote_gc_interval_s = 2
-remote_gc_grace_s = 2
+CLUSTER_BE_CONF="$FAST_COOL_BE_CONF
 compaction_interval_s = 1
 cumulative_min_rowsets = 3"
 [ "$LAGGING_CASE" = lagging ] && CLUSTER_BE_CONF+="
 compaction_enabled = false"
 cluster_init 3
 cluster_start || { fail "cluster start"; cluster_finish; }
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 c=$LAGGING_CASE
 t_start=$(date +%s)
 

@@ -14,10 +14,7 @@
 . "$(dirname "$0")/lib/cluster.sh"
 
 CLUSTER_FE_CONF="cooldown_conf_check_interval_s = 1"
-CLUSTER_BE_CONF="report_interval_s = 1
-cooldown_check_interval_s = 1
-remote_gc_interval_s = 2
-remote_gc_grace_s = 2
+CLUSTER_BE_CONF="$FAST_COOL_BE_CONF
 compaction_enabled = false"
 # The FE starts with the pushes after each journaled conf pass suppressed
 # (fe.conf.after_journal=error) and is then killed: that is a crash between
@@ -25,7 +22,6 @@ compaction_enabled = false"
 FE_FAULTS="fe.conf.after_journal=error"
 cluster_init 3
 cluster_start || { fail "cluster start"; cluster_finish; }
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 schema="k:int64,ts:timestamp,v:double,s:string?"
 
 # FE crash between journaling a term and pushing it

@@ -10,11 +10,7 @@
 . "$(dirname "$0")/lib/s3servers.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
-CLUSTER_BE_CONF="report_interval_s = 1
-cooldown_check_interval_s = 1
-remote_gc_interval_s = 2
-remote_gc_grace_s = 2"
+CLUSTER_BE_CONF="$FAST_COOL_BE_CONF"
 cluster_init 3
 s3srv_start_s3rver "$T/s3rver" >&2 || { fail "s3rver start"; cluster_finish; }
 python3 "$FLOE_ROOT/tests/faultproxy/faultproxy.py" --upstream "127.0.0.1:$S3RVER_PORT" \

@@ -15,12 +15,8 @@
 . "$(dirname "$0")/lib/s3servers.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 full=${FLOE_TEST_FULL:-0}
-CLUSTER_BE_CONF="report_interval_s = 1
-cooldown_check_interval_s = 1
-remote_gc_interval_s = 2
-remote_gc_grace_s = 2"
+CLUSTER_BE_CONF="$FAST_COOL_BE_CONF"
 cluster_init 3
 s3srv_start_swift "$T/swift" >&2 || { fail "swift start"; cluster_finish; }
 modes=500,503,slowdown,reset,delay

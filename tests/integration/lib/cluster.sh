@@ -36,6 +36,15 @@ CLUSTER_BE_CONF=${CLUSTER_BE_CONF:-}
 CLUSTER_TOKEN=$T/cluster.token
 CLUSTER_REMOTE=$T/remote          # root of the embedded local object store
 CLUSTER_READY_S=${CLUSTER_READY_S:-60}
+# BE lines most cooldown scripts start CLUSTER_BE_CONF with: reports and
+# cooldown checks every second, remote GC every 2 s with a 2 s grace.
+FAST_COOL_BE_CONF="report_interval_s = 1
+cooldown_check_interval_s = 1
+remote_gc_interval_s = 2
+remote_gc_grace_s = 2"
+
+# gen START COUNT [SEED]: CSV rows of the test schema (see lib/gen_rows.py).
+gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 
 _cl_log() { echo "# $*" >&2; }
 
