@@ -28,10 +28,12 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "scan.h"
 #include "segment_writer.h"
 #include "tpool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -284,6 +286,15 @@ out:
     return r;
 }
 
+/* floe_be_compactions_total{kind,result}: kind cumulative, base or manual (a given rowset range). */
+static void count_compaction(enum compaction_kind kind, bool range, bool ok)
+{
+    char n[96];
+    snprintf(n, sizeof(n), "floe_be_compactions_total{kind=\"%s\",result=\"%s\"}",
+             range ? "manual" : kind == COMPACTION_BASE ? "base" : "cumulative", ok ? "ok" : "failed");
+    metrics_inc(metrics_counter(n, "local compactions that swapped in a merged rowset (ok) or gave up (failed)"));
+}
+
 static int run(struct engine *eng, int64_t tablet_id, enum compaction_kind kind, bool range, size_t from, size_t to,
                bool *ret_done, struct err *e)
 {
@@ -314,11 +325,17 @@ static int run(struct engine *eng, int64_t tablet_id, enum compaction_kind kind,
                 if (!allowed(eng, v, v->rowsets[i]))
                     r = err_set(e, FLOE_EBUSY, "tablet %lld: rowset %s may not be compacted", (long long)tablet_id,
                                 v->rowsets[i]->id);
-            if (r == 0 && (r = merge(eng, t, v, from, to, e)) == 0 && ret_done)
-                *ret_done = true;
+            if (r == 0) {
+                r = merge(eng, t, v, from, to, e);
+                count_compaction(kind, true, r == 0);
+                if (r == 0 && ret_done)
+                    *ret_done = true;
+            }
         }
     } else if (pick(eng, v, kind, &from, &to)) {
-        if ((r = merge(eng, t, v, from, to, e)) == 0 && ret_done)
+        r = merge(eng, t, v, from, to, e);
+        count_compaction(kind, false, r == 0);
+        if (r == 0 && ret_done)
             *ret_done = true;
     }
     version_unref(v);

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #include <errno.h>
@@ -210,6 +211,52 @@ void fe_client_apply_cooldown_confs(void *hooks, const struct idl_cooldown_conf 
     idl_push_cooldown_conf_req_release(&req);
 }
 
+/* Tablet gauges, refreshed from what each full report carries. */
+enum { GS_NO_POLICY, GS_NO_CONF, GS_UPLOADER, GS_FOLLOWER, GS_BAD, GS_N };
+static struct metric *g_state[GS_N], *g_local, *g_remote, *g_cooled;
+static pthread_once_t gauges_once = PTHREAD_ONCE_INIT;
+
+static void gauges_init(void)
+{
+    static const char *const names[GS_N] = { "no_policy", "no_conf", "uploader", "follower", "bad" };
+    for (int i = 0; i < GS_N; i++) {
+        char n[96];
+        snprintf(n, sizeof(n), "floe_be_tablets{cooldown_state=\"%s\"}", names[i]);
+        g_state[i] = metrics_gauge(n, "tablets on this BE by cooldown state (no_policy, no_conf = policy but no "
+                                      "uploader elected yet, uploader, follower, bad), as of the last report");
+    }
+    g_local = metrics_gauge("floe_be_tablet_local_bytes", "bytes of tablet data on local disk, as of the last report");
+    g_remote = metrics_gauge("floe_be_tablet_remote_bytes",
+                             "bytes of tablet data in the object store, as of the last report");
+    g_cooled = metrics_gauge("floe_be_tablets_cooled", "tablets with some data in the object store, as of the last report");
+}
+
+static void report_gauges(const struct idl_tablet_info *t, size_t n)
+{
+    int64_t count[GS_N] = { 0 }, local = 0, remote = 0, cooled = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s;
+        if (t[i].state == IDL_TABLET_STATE_BAD)
+            s = GS_BAD;
+        else if (!t[i].storage_policy || !*t[i].storage_policy)
+            s = GS_NO_POLICY;
+        else if (t[i].cooldown_replica_id == 0)
+            s = GS_NO_CONF;
+        else
+            s = t[i].cooldown_replica_id == t[i].replica_id ? GS_UPLOADER : GS_FOLLOWER;
+        count[s]++;
+        local += t[i].local_bytes;
+        remote += t[i].remote_bytes;
+        cooled += t[i].cooldowned_version >= 0;
+    }
+    pthread_once(&gauges_once, gauges_init);
+    for (int i = 0; i < GS_N; i++)
+        metrics_set(g_state[i], count[i]);
+    metrics_set(g_local, local);
+    metrics_set(g_remote, remote);
+    metrics_set(g_cooled, cooled);
+}
+
 static int do_report(struct fe_client *c, struct err *e)
 {
     struct idl_tablet_report_req req;
@@ -217,6 +264,7 @@ static int do_report(struct fe_client *c, struct err *e)
     req.backend_id = __atomic_load_n(c->o.backend_id, __ATOMIC_RELAXED);
     req.full = true;
     be_service_tablet_infos(c->o.svc, &req.tablets, &req.tablets_len);
+    report_gauges(req.tablets, req.tablets_len);
     struct idl_tablet_report_reply rep;
     int r = idl_frontend_service_tablet_report(c->cl, &req, &rep, e);
     idl_tablet_report_req_release(&req);

@@ -12,11 +12,21 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "segment_writer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* floe_be_txns_total{result}: committed, published (first time) or aborted (while it existed). */
+static void count_txn(const char *result)
+{
+    char n[64];
+    snprintf(n, sizeof(n), "floe_be_txns_total{result=\"%s\"}", result);
+    metrics_inc(metrics_counter(n, "load transactions on this BE's tablets by outcome"));
+}
 
 static struct stx *find_txn(struct tablet *t, int64_t txn_id)
 {
@@ -173,6 +183,7 @@ static int commit_on_worker(struct tablet *t, void *arg, struct err *e)
     }
     x->committed = true;
     x->rs = tmp.rs;
+    count_txn("committed");
     return 0;
 }
 
@@ -228,6 +239,7 @@ static int publish_on_worker(struct tablet *t, void *arg, struct err *e)
     remove_txn(t, x);
     tablet_swap(t, nv);
     tlog_debug(t->id, "txn %lld published as version %lld", (long long)c->txn_id, (long long)c->version);
+    count_txn("published");
     return 0;
 }
 
@@ -255,6 +267,7 @@ static int abort_on_worker(struct tablet *t, void *arg, struct err *e)
     rowset_delete_local_files(t->data_dir, x->rowset_id, x->nsegs);
     remove_txn(t, x);
     tlog_debug(t->id, "txn %lld aborted", (long long)txn_id);
+    count_txn("aborted");
     return 0;
 }
 

@@ -24,6 +24,10 @@ check "load a" fctl load t "$T/a.csv"
 check "load b" fctl load t "$T/b.csv"
 sum_hot=$(scan_sum t)
 check "hot scan" test -n "$sum_hot"
+# 2 loads x 2 tablets x 3 replicas: every replica counts its commit and publish once
+be_sum() { local i s=0; for i in 1 2 3; do s=$((s + $(metric_sum "${BE_HTTP_PORT[$i]}" "$@"))); done; echo "$s"; }
+check "BE metrics count 12 txns committed" test "$(be_sum floe_be_txns_total 'result="committed"')" -eq 12
+check "BE metrics count 12 txns published" test "$(be_sum floe_be_txns_total 'result="published"')" -eq 12
 
 # every replica follows a remote meta that covers all published versions, with no local bytes left
 cooled() {
@@ -33,6 +37,14 @@ check "all replicas cooled down" wait_for 90 cooled
 check "replicas of a tablet follow the same remote meta" \
     tablets_true t 'all(len({y["cooldown_meta_id"] for y in r if y["tablet"] == x["tablet"]}) == 1 for x in r)'
 check "scan after cooling returns the same rows" test "$(scan_sum t)" = "$sum_hot"
+# tablet gauges (refreshed at every report): 2 uploaders, 4 followers, nothing local, some remote
+gauges_cooled() {
+    [ "$(be_sum floe_be_tablets 'cooldown_state="uploader"')" -eq 2 ] &&
+        [ "$(be_sum floe_be_tablets 'cooldown_state="follower"')" -eq 4 ] &&
+        [ "$(be_sum floe_be_tablets_cooled)" -eq 6 ] &&
+        [ "$(be_sum floe_be_tablet_local_bytes)" -eq 0 ] && [ "$(be_sum floe_be_tablet_remote_bytes)" -gt 0 ]
+}
+check "BE tablet gauges: 2 uploaders, 4 followers, all cooled, 0 local bytes" wait_for 30 gauges_cooled
 
 # exactly one writer per tablet: the metas of each tablet are all from one replica
 one_writer() {

@@ -53,6 +53,10 @@ sys.exit(0 if any(r["start"] <= 3 and r["end"] >= 4 for r in m["rowsets"]) else 
 check "follower be$f compacted [2..4] into one rowset before they turned cold" wait_for 5 spans "$f"
 not_spans() { ! spans "$1"; }
 check "the uploader kept [3] and [4] apart" not_spans "$u"
+check "the follower's compaction is counted in its metrics" \
+    test "$(metric_sum "${BE_HTTP_PORT[$f]}" floe_be_compactions_total 'result="ok"')" -ge 1
+check "the uploader counted no compaction" \
+    test "$(metric_sum "${BE_HTTP_PORT[$u]}" floe_be_compactions_total)" -eq 0
 
 upl_at() { tablets_true m1 "[x['cooldowned_version'] for x in r if x['replica'] == $upl_rep][0] >= $1"; }
 check "uploader cools [2],[3] (meta ends at version 3)" wait_for 30 upl_at 3
