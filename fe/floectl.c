@@ -446,7 +446,7 @@ static int cmd_tablets(struct rpc_client *cl, const struct ctl_cmd *c, struct er
         return r;
     struct tbl t = { 11, NULL, 0 };
     json_t *a = json_array();
-    tbl_row(&t, "TABLET", "REPLICA", "BACKEND", "VERSION", "COOLDOWN_REPLICA", "TERM", "COOLDOWNED_VERSION",
+    tbl_row(&t, "TABLET", "REPLICA", "BACKEND", "VERSION", "COOLDOWN_REPLICA_ID", "COOLDOWN_TERM", "COOLDOWNED_VERSION",
             "COOLDOWN_META_ID", "LOCAL_BYTES", "REMOTE_BYTES", "STATE");
     for (size_t i = 0; i < rp.tablets_len; i++) {
         struct idl_tablet_replicas *x = &rp.tablets[i];
