@@ -107,7 +107,7 @@ while :; do
     sleep 1
 done
 
-say "tablets after cooling: one uploader per tablet (COOLDOWN_REPLICA), local bytes gone, data remote"
+say "tablets after cooling: one uploader per tablet (COOLDOWN_REPLICA_ID), local bytes gone, data remote"
 run floectl tablets events
 printf '$ find %s -type f | sort | head\n' "$dir/remote"
 find "$dir/remote" -type f | sort | head
