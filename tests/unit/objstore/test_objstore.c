@@ -2,7 +2,9 @@
  * conformance suite), configuration parsing and credential resolution. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -191,6 +193,61 @@ START_TEST(conf_errors)
 }
 END_TEST
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * retry_total_ms bounds a request's retries in time: nothing listens on
+ * 127.0.0.1:1 (each attempt fails at once), 100 attempts are allowed and a
+ * backoff grows from 10 ms to at most 500 ms (the attempts alone would take
+ * about 35 s), but the request gives up after about 500 ms, transient, well
+ * short of the attempt bound.
+ */
+START_TEST(retry_total_bound)
+{
+    struct objstore_conf conf;
+    struct err e;
+    objstore_conf_init(&conf);
+    const char *kv[][2] = {
+        {"type", "s3"}, {"endpoint", "http://127.0.0.1:1"}, {"bucket", "b"},
+        {"credentials", "explicit"}, {"access_key", "AK"}, {"secret_key", "SK"},
+        {"retry_max_attempts", "100"}, {"retry_base_ms", "10"},
+        {"retry_max_backoff_ms", "500"}, {"retry_total_ms", "500"},
+    };
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        ck_assert_msg(objstore_conf_set(&conf, kv[i][0], kv[i][1], &e) == 0, "%s: %s", kv[i][0],
+                      err_msg(&e));
+    struct objstore *os = NULL;
+    ck_assert_int_eq(objstore_open(&conf, &os, &e), 0);
+    objstore_conf_release(&conf);
+    int64_t t0 = mono_ms();
+    int r = objstore_put(os, "k", "v", 1, &e);
+    int64_t elapsed = mono_ms() - t0;
+    ck_assert_msg(r == FLOE_ETRANSIENT, "put to a closed port: %s: %s", err_name(r), err_msg(&e));
+    struct objstore_stats st;
+    objstore_stats_get(os, &st);
+    uint64_t n = st.requests[OBJSTORE_OP_PUT];
+    printf("# retry_total_bound: %" PRIu64 " attempts in %" PRId64 " ms: %s\n", n, elapsed,
+           err_msg(&e));
+    /* generous: a loaded machine may stretch one attempt, not a minute's worth */
+    ck_assert_msg(elapsed < 5000, "gave up after %" PRId64 " ms (total bound 500 ms)", elapsed);
+    ck_assert_msg(n >= 2 && n < 100, "%" PRIu64 " attempts (bound 100): the time bound did not stop them", n);
+    ck_assert_uint_eq(st.retries[OBJSTORE_OP_PUT], n - 1);
+    ck_assert_msg(strstr(err_msg(&e), "attempts in") != NULL, "not stopped by the time bound: %s", err_msg(&e));
+    /* the same bound applies to reads */
+    t0 = mono_ms();
+    r = objstore_head(os, "k", NULL, &e);
+    elapsed = mono_ms() - t0;
+    ck_assert_int_eq(r, FLOE_ETRANSIENT);
+    ck_assert_msg(elapsed < 5000, "head gave up after %" PRId64 " ms", elapsed);
+    objstore_close(os);
+}
+END_TEST
+
 START_TEST(credentials_file_and_env)
 {
     char *dir = test_tmpdir();
@@ -264,6 +321,7 @@ int main(void)
     tcase_add_test(tc, local_keys_stay_inside_root);
     tcase_add_test(tc, local_etag_changes_and_stats);
     tcase_add_test(tc, conf_errors);
+    tcase_add_test(tc, retry_total_bound);
     tcase_add_test(tc, credentials_file_and_env);
     tcase_add_test(tc, fault_points);
     suite_add_tcase(s, tc);
