@@ -41,6 +41,43 @@ static off_t file_size(const char *path)
     return st.st_size;
 }
 
+/* The whole file as a string ("" when it does not exist). */
+static char *read_text(const char *path)
+{
+    struct buf b = BUF_INIT;
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        char tmp[4096];
+        ssize_t n;
+        while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+            buf_append(&b, tmp, (size_t)n);
+        close(fd);
+    }
+    char *s = xstrdup(buf_cstr(&b));
+    buf_release(&b);
+    return s;
+}
+
+/* Number of lines (newline-terminated) in a file. */
+static long count_lines(const char *path)
+{
+    char *s = read_text(path);
+    long n = 0;
+    for (const char *p = s; *p; p++)
+        n += *p == '\n';
+    free(s);
+    return n;
+}
+
+/* Occurrences of needle in hay. */
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
 START_TEST(replay_restores_catalog)
 {
     struct fe_meta *m = fx_open(dir);
@@ -79,12 +116,27 @@ START_TEST(torn_tail_is_dropped)
     meta_close(m);
     char *jp = jpath();
     off_t good = file_size(jp);
+    long lines = count_lines(jp);
+    /* every drop logs one WARN line naming the file and line: capture the log */
+    char *logp = xasprintf("%s.log", dir);
+    unlink(logp);
+    ck_assert_int_eq(log_set_file(logp), 0);
+    log_set_level(LOG_WARN);
     /* a record cut short by a crash: no end, no newline */
-    append_raw(jp, "{\"c\":\"12345678\",\"r\":{\"op\":\"backend_add\",\"id\":9");
+    const char *torn = "{\"c\":\"12345678\",\"r\":{\"op\":\"backend_add\",\"id\":9";
+    append_raw(jp, torn);
     m = fx_open(dir);
     ck_assert_int_eq(m->cat.last_seq, seq);
     ck_assert_uint_eq(m->cat.backends.count, 2);
     ck_assert_int_eq(file_size(jp), good);  /* cut off */
+    char *want = xasprintf("journal %s line %ld: torn last record dropped (line has no end); %zu bytes cut\n", jp,
+                           lines + 1, strlen(torn));
+    char *log = read_text(logp);
+    ck_assert_msg(strstr(log, want) != NULL, "want %s in the log:\n%s", want, log);
+    ck_assert_msg(strstr(log, " WARN ") != NULL && strstr(log, " WARN ") < strstr(log, want), "%s", log);
+    ck_assert_int_eq(count_str(log, "torn last record dropped"), 1);
+    free(want);
+    free(log);
     /* appends continue cleanly after the cut */
     fx_backends(m, 3);
     meta_close(m);
@@ -96,6 +148,10 @@ START_TEST(torn_tail_is_dropped)
     m = fx_open(dir);
     ck_assert_uint_eq(m->cat.backends.count, 3);
     meta_close(m);
+    log = read_text(logp);
+    ck_assert_int_eq(count_str(log, "torn last record dropped"), 2);
+    ck_assert_msg(strstr(log, "torn last record dropped (checksum mismatch (stored 00000000") != NULL, "%s", log);
+    free(log);
     append_raw(jp, "{\"c\":\"0000");
     int fd = open(jp, O_WRONLY | O_APPEND);
     char zeros[64] = { 0 };
@@ -104,6 +160,15 @@ START_TEST(torn_tail_is_dropped)
     m = fx_open(dir);
     ck_assert_uint_eq(m->cat.backends.count, 3);
     meta_close(m);
+    log_set_level(LOG_ERROR);
+    log_set_file(NULL);
+    log = read_text(logp);
+    ck_assert_int_eq(count_str(log, "torn last record dropped"), 3);
+    /* a clean journal logs no drop */
+    ck_assert_int_eq(count_str(log, "WARN"), 3);
+    free(log);
+    unlink(logp);
+    free(logp);
     free(jp);
 }
 END_TEST
