@@ -2,7 +2,9 @@
 # floe-be on its own: every bad be.conf and a token file others can read stop
 # it at start with one line naming the file, line and key (exit 2, nothing
 # created); a good config starts it, it stops on SIGTERM, and a restart over
-# the same storage root comes back; --help-config lists every key.
+# the same storage root comes back; --help-config lists every key; the
+# example deploy/conf/be.conf, with only its paths and ports moved into a
+# temp dir, is accepted: it starts, serves /health and stops cleanly.
 . "$(dirname "$0")/lib/common.sh"
 
 be=$(bin floe-be) || { fail "floe-be binary"; finish; }
@@ -70,4 +72,52 @@ kill -KILL "$pid"
 check "dies on SIGKILL" wait_for 20 stopped
 start_be
 check "starts after kill -9" wait_for 20 port_open "$port"
+kill -TERM "$pid"; wait_for 20 stopped; wait "$pid" 2>/dev/null
+
+# The example config: a copy with only paths and ports changed (every other
+# line byte for byte), so a bad key or value in the example fails here.
+adapt_conf() {   # adapt_conf SRC DST KEY=VALUE...: each KEY must be set in SRC
+    python3 - "$@" <<'PY'
+import re, sys
+src, dst, subs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+lines = open(src).read().split("\n")
+seen = set()
+for i, l in enumerate(lines):
+    m = re.match(r"^([a-z0-9_]+)\s*=", l)
+    if m and m.group(1) in subs:
+        seen.add(m.group(1))
+        lines[i] = "%s = %s" % (m.group(1), subs[m.group(1)])
+missing = set(subs) - seen
+if missing:
+    sys.exit("%s does not set %s" % (src, " ".join(sorted(missing))))
+open(dst, "w").write("\n".join(lines))
+PY
+}
+ex=$FLOE_ROOT/deploy/conf/be.conf
+ex_rpc=$(free_port); ex_http=$(free_port); ex_fe=$(free_port)
+while [ "$ex_http" = "$ex_rpc" ]; do ex_http=$(free_port); done
+mkdir -p "$T/ex"
+if adapt_conf "$ex" "$T/ex/be.conf" fe_address="127.0.0.1:$ex_fe" rpc_port="$ex_rpc" http_port="$ex_http" \
+        storage_root="$T/ex/root" cluster_token_file="$T/token" file_cache_dir="$T/ex/cache"; then
+    pass "example be.conf copied with only paths and ports changed"
+else
+    fail "example be.conf lacks a key the copy changes"
+fi
+changed=$(diff "$ex" "$T/ex/be.conf" | grep -c '^>')
+check "example be.conf copy differs in 6 lines only" test "$changed" -eq 6
+"$be" --config "$T/ex/be.conf" >>"$T/ex/be.log" 2>&1 </dev/null &
+expid=$!
+track_pid "$expid"
+ex_up() { kill -0 "$expid" 2>/dev/null && port_open "$ex_rpc" && curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$ex_http/health"; }
+if wait_for 30 ex_up; then
+    pass "floe-be starts with the example be.conf (rpc and /health answer)"
+else
+    fail "floe-be with the example be.conf: $(tail -3 "$T/ex/be.log")"
+fi
+check "example be.conf: no config error logged" bash -c '! grep -q "be.conf:" "$0"' "$T/ex/be.log"
+kill -TERM "$expid"
+exstopped() { ! kill -0 "$expid" 2>/dev/null; }
+check "floe-be with the example be.conf stops on SIGTERM" wait_for 20 exstopped
+wait "$expid"; rc=$?
+[ $rc -eq 0 ] && pass "example be.conf: clean exit status" || fail "example be.conf: exit status $rc after SIGTERM"
 finish
