@@ -307,6 +307,279 @@ START_TEST(predicates_and_pruning)
 }
 END_TEST
 
+/* SQL truth of `column op literal` for row r: a NULL compared to anything is not true. Written
+ * independently of be/scan.c, as the reference the scans are checked against. */
+static bool ref_cmp_true(const struct column_vec *c, size_t r, const struct predicate *p)
+{
+    if (column_vec_is_null(c, r))
+        return false;
+    int cmp;
+    if (c->type == COL_STRING) {
+        size_t n;
+        const char *s = column_vec_str(c, r, &n);
+        size_t m = n < p->v.slen ? n : p->v.slen;
+        cmp = m ? memcmp(s, p->v.s, m) : 0;
+        if (cmp == 0)
+            cmp = (n > p->v.slen) - (n < p->v.slen);
+    } else if (c->type == COL_DOUBLE) {
+        double d = column_vec_f64(c, r);
+        cmp = (d > p->v.d) - (d < p->v.d);
+    } else {
+        int64_t x = column_vec_int(c, r);
+        cmp = (x > p->v.i) - (x < p->v.i);
+    }
+    switch (p->op) {
+    case PRED_NE: return cmp != 0;
+    case PRED_GT: return cmp > 0;
+    default: ck_abort_msg("reference: operator %d not modelled", (int)p->op); return false;
+    }
+}
+
+/* The rows of b for which every predicate is true, as sorted row texts. */
+static void ref_filter(struct bt_rows *out, const struct column_batch *b, const struct predicate *p, int np)
+{
+    out->v = xrealloc(out->v, (out->n + b->nrows + 1) * sizeof(char *));
+    for (size_t r = 0; r < b->nrows; r++) {
+        bool ok = true;
+        for (int i = 0; i < np && ok; i++)
+            ok = ref_cmp_true(&b->cols[p[i].col], r, &p[i]);
+        if (ok)
+            out->v[out->n++] = bt_row_text(b, r);
+    }
+    bt_rows_sort(out);
+}
+
+/* Field `col` of a row text is NULL (bt_row_text: fields joined by '|'; the test data has no '|'). */
+static bool text_field_null(const char *row, int col)
+{
+    for (int c = 0; c < col; c++) {
+        row = strchr(row, '|');
+        ck_assert_ptr_nonnull(row);
+        row++;
+    }
+    return strncmp(row, "NULL", 4) == 0 && (row[4] == '|' || row[4] == 0);
+}
+
+/* Scans with the predicates, checks the rows equal the reference over `data`, that no returned row has
+ * NULL in a predicate column, and returns the row count and the scan stats. */
+static size_t check_preds(struct engine *eng, int64_t tid, const struct column_batch *data, const struct predicate *p,
+                          int np, struct scan_stats *st)
+{
+    struct bt_rows got = { 0 }, want = { 0 };
+    struct scan_opts o = { .version = -1, .preds = p, .npreds = np, .limit = -1 };
+    struct err e = { 0 };
+    ck_assert_msg(bt_scan_opts(eng, tid, &o, &got, st, &e) == 0, "scan: %s", err_msg(&e));
+    ref_filter(&want, data, p, np);
+    ck_assert_msg(got.n == want.n, "predicate on column %d op %d: %zu rows, expected %zu", p[0].col, (int)p[0].op,
+                  got.n, want.n);
+    bt_rows_assert_equal(&got, &want);
+    for (size_t r = 0; r < got.n; r++)
+        for (int i = 0; i < np; i++)
+            ck_assert_msg(!text_field_null(got.v[r], p[i].col), "row with NULL in column %d returned: %s", p[i].col,
+                          got.v[r]);
+    size_t n = got.n;
+    bt_rows_free(&got);
+    bt_rows_free(&want);
+    return n;
+}
+
+static size_t count_nulls(const struct column_batch *b, int col)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < b->nrows; r++)
+        n += column_vec_is_null(&b->cols[col], r);
+    return n;
+}
+
+/* k int64, i32 (NULL when null_i32), every other column NULL */
+static void put_k_i32(struct column_batch *b, int64_t k, int32_t i32, bool null_i32)
+{
+    column_batch_put_i64(b, 0, k);
+    if (null_i32)
+        column_batch_put_null(b, 1);
+    else
+        column_batch_put_i32(b, 1, i32);
+    for (int c = 2; c < 6; c++)
+        column_batch_put_null(b, c);
+    column_batch_end_row(b);
+}
+
+static void load_batch(struct engine *eng, int64_t tid, int64_t txn, int64_t version, const struct column_batch *b)
+{
+    struct err e = { 0 };
+    ck_assert_msg(engine_txn_write(eng, tid, txn, b, &e) == 0, "write: %s", err_msg(&e));
+    ck_assert_msg(engine_txn_commit(eng, tid, txn, &e) == 0, "commit: %s", err_msg(&e));
+    ck_assert_msg(engine_txn_publish(eng, tid, txn, version, &e) == 0, "publish: %s", err_msg(&e));
+}
+
+/* != and > on the key and on nullable columns: exact rows, NULLs never match, zone-map pruning */
+START_TEST(predicates_ne_gt)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    enum { N = 100000 };
+    bt_load(eng, TID, 1, 2, s, 0, N / 2, 0);
+    bt_load(eng, TID, 2, 3, s, N / 2, N, 0);
+    struct column_batch all;
+    bt_batch(&all, s, 0, N, 0);
+    struct scan_stats st;
+
+    /* k != 500: every row but one; key 500 is absent; != on a key cannot prune a block */
+    struct predicate kne = { .col = 0, .op = PRED_NE, .v = { .i = 500 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &kne, 1, &st), N - 1);
+    ck_assert_uint_eq(st.blocks_pruned, 0);
+    ck_assert_uint_eq(st.rows_read, N);
+    struct bt_rows got = { 0 };
+    struct scan_opts o = { .version = -1, .preds = &kne, .npreds = 1, .limit = -1 };
+    ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
+    for (size_t r = 0; r < got.n; r++)
+        ck_assert_msg(strncmp(got.v[r], "500|", 4) != 0, "key 500 returned by k != 500: %s", got.v[r]);
+    bt_rows_free(&got);
+    /* a key that does not exist: nothing excluded */
+    kne.v.i = N + 7;
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &kne, 1, &st), N);
+
+    /* k > 95000: 95001..99999, most blocks pruned by zone maps, the first rowset entirely */
+    struct predicate kgt = { .col = 0, .op = PRED_GT, .v = { .i = 95000 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &kgt, 1, &st), N - 95000 - 1);
+    ck_assert_uint_eq(st.segments, 2);
+    ck_assert_uint_gt(st.blocks_pruned, st.blocks_total * 8 / 10);
+    ck_assert_uint_lt(st.rows_read, 20000);
+    /* boundary: k > max key reads no block at all */
+    kgt.v.i = N - 1;
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &kgt, 1, &st), 0);
+    ck_assert_uint_gt(st.blocks_total, 0);
+    ck_assert_uint_eq(st.blocks_pruned, st.blocks_total);
+    ck_assert_uint_eq(st.rows_read, 0);
+    kgt.v.i = N - 2;
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &kgt, 1, &st), 1);
+
+    /* nullable columns: NULLs are stored as zero / "" / false, so each literal below is chosen so that a
+     * NULL row would pass the comparison if the null mask were ignored */
+    size_t n_i32 = count_nulls(&all, 1), n_d = count_nulls(&all, 2), n_b = count_nulls(&all, 3);
+    size_t n_s = count_nulls(&all, 4), n_ts = count_nulls(&all, 5);
+    ck_assert_uint_gt(n_i32, 0);
+    /* i32 != 26000 (key 1000's value, not null) */
+    struct predicate p = { .col = 1, .op = PRED_NE, .v = { .i = 1000 * 31 - 5000 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_i32 - 1);
+    /* i32 > -10000: every non-null value */
+    p = (struct predicate){ .col = 1, .op = PRED_GT, .v = { .i = -10000 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_i32);
+    /* d != 1.0 (key 2) and d > -1.0 */
+    p = (struct predicate){ .col = 2, .op = PRED_NE, .v = { .d = 1.0 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_d - 1);
+    p = (struct predicate){ .col = 2, .op = PRED_GT, .v = { .d = -1.0 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_d);
+    /* d > 49000.0: keys above 98000 that are not null, with pruning on a nullable column */
+    p = (struct predicate){ .col = 2, .op = PRED_GT, .v = { .d = 49000.0 } };
+    size_t dn = 0;
+    for (int64_t k = 98001; k < N; k++)
+        dn += k % 11 != 5;
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, &st), dn);
+    ck_assert_uint_gt(st.blocks_pruned, st.blocks_total * 8 / 10);
+    /* b != true and b > false */
+    size_t bfalse = 0;
+    for (int64_t k = 0; k < N; k++)
+        bfalse += k % 13 != 1 && k % 2 != 0;
+    p = (struct predicate){ .col = 3, .op = PRED_NE, .v = { .i = 1 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), bfalse);
+    p = (struct predicate){ .col = 3, .op = PRED_GT, .v = { .i = 0 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_b - bfalse);
+    /* s != 's7-g0-tail': non-null rows, the empty strings included */
+    p = (struct predicate){ .col = 4, .op = PRED_NE, .v = { .s = "s7-g0-tail", .slen = 10 } };
+    size_t s7 = 0, sempty = 0;
+    for (int64_t k = 0; k < N; k++) {
+        s7 += k % 1000 == 7 && k % 5 != 2 && k % 23 != 0 && k % 17 != 0;
+        sempty += k % 5 != 2 && k % 23 == 0;
+    }
+    ck_assert_uint_gt(sempty, 0);
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_s - s7);
+    p = (struct predicate){ .col = 4, .op = PRED_GT, .v = { .s = "", .slen = 0 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_s - sempty);
+    /* ts > -1, ts > the value of key 97000 (pruned), ANDed with i32 != ... */
+    p = (struct predicate){ .col = 5, .op = PRED_GT, .v = { .i = -1 } };
+    ck_assert_uint_eq(check_preds(eng, TID, &all, &p, 1, NULL), N - n_ts);
+    struct predicate p2[2] = { { .col = 5, .op = PRED_GT, .v = { .i = 1700000000000000LL + 97000 * 1000LL } },
+                               { .col = 1, .op = PRED_NE, .v = { .i = 98000 * 31 - 5000 } } };
+    size_t tn = 0;
+    for (int64_t k = 97001; k < N; k++)
+        tn += k % 9 != 4 && k % 7 != 3 && k != 98000;
+    ck_assert_uint_eq(check_preds(eng, TID, &all, p2, 2, &st), tn);
+    ck_assert_uint_gt(st.blocks_pruned, st.blocks_total * 8 / 10);
+    column_batch_release(&all);
+
+    /* zone maps: a block whose values all equal the literal, or that is all NULL, is pruned by != and >.
+     * Tablet TID+1: [0,40000) i32 = 7, [40000,60000) i32 NULL, [60000,100000) i32 = k or NULL (k % 3 == 0),
+     * one load (one segment) each, so block boundaries do not matter. */
+    ck_assert_int_eq(engine_create_tablet(eng, TID + 1, 8, s, &e), 0);
+    struct column_batch parts[3], z;
+    column_batch_init_schema(&z, s, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        column_batch_init_schema(&parts[i], s, NULL, 0);
+    for (int64_t k = 0; k < N; k++) {
+        int i = k < 40000 ? 0 : k < 60000 ? 1 : 2;
+        bool null = i == 1 || (i == 2 && k % 3 == 0);
+        put_k_i32(&parts[i], k, i == 0 ? 7 : (int32_t)k, null);
+        put_k_i32(&z, k, i == 0 ? 7 : (int32_t)k, null);
+    }
+    for (int i = 0; i < 3; i++) {
+        load_batch(eng, TID + 1, 10 + i, 2 + i, &parts[i]);
+        column_batch_release(&parts[i]);
+    }
+    size_t tail = 0;
+    for (int64_t k = 60000; k < N; k++)
+        tail += k % 3 != 0;
+    p = (struct predicate){ .col = 1, .op = PRED_NE, .v = { .i = 7 } };
+    ck_assert_uint_eq(check_preds(eng, TID + 1, &z, &p, 1, &st), tail);
+    ck_assert_uint_eq(st.rows_read, 40000); /* only the third load's blocks */
+    ck_assert_uint_gt(st.blocks_pruned, 0);
+    p = (struct predicate){ .col = 1, .op = PRED_GT, .v = { .i = 5 } };
+    ck_assert_uint_eq(check_preds(eng, TID + 1, &z, &p, 1, &st), 40000 + tail);
+    ck_assert_uint_eq(st.rows_read, 80000); /* the all-NULL load is pruned */
+    p = (struct predicate){ .col = 1, .op = PRED_GT, .v = { .i = 7 } };
+    ck_assert_uint_eq(check_preds(eng, TID + 1, &z, &p, 1, &st), tail);
+    ck_assert_uint_eq(st.rows_read, 40000);
+    column_batch_release(&z);
+
+    /* unique model: a key whose newest row has i32 NULL fails != and >, and its older non-null row must
+     * not come back. Tablet TID+2: keys [0,1000) i32 = k, then keys [0,500) i32 NULL. */
+    struct schema *us = bt_schema(KEY_UNIQUE);
+    ck_assert_int_eq(engine_create_tablet(eng, TID + 2, 9, us, &e), 0);
+    struct column_batch u1, u2;
+    column_batch_init_schema(&u1, us, NULL, 0);
+    column_batch_init_schema(&u2, us, NULL, 0);
+    for (int64_t k = 0; k < 1000; k++)
+        put_k_i32(&u1, k, (int32_t)k, false);
+    for (int64_t k = 0; k < 500; k++)
+        put_k_i32(&u2, k, 0, true);
+    load_batch(eng, TID + 2, 20, 2, &u1);
+    load_batch(eng, TID + 2, 21, 3, &u2);
+    struct predicate up[2] = { { .col = 1, .op = PRED_NE, .v = { .i = -1 } },
+                               { .col = 1, .op = PRED_GT, .v = { .i = -1 } } };
+    for (int i = 0; i < 2; i++) {
+        struct scan_opts uo = { .version = -1, .preds = &up[i], .npreds = 1, .limit = -1 };
+        ck_assert_int_eq(bt_scan_opts(eng, TID + 2, &uo, &got, NULL, &e), 0);
+        ck_assert_uint_eq(got.n, 500);
+        for (size_t r = 0; r < got.n; r++) {
+            ck_assert(!text_field_null(got.v[r], 1));
+            ck_assert_int_ge(strtoll(got.v[r], NULL, 10), 500);
+        }
+        bt_rows_free(&got);
+    }
+    /* at version 2 (before the NULLs) every key matches */
+    struct scan_opts uo2 = { .version = 2, .preds = &up[0], .npreds = 1, .limit = -1 };
+    ck_assert_int_eq(bt_scan_opts(eng, TID + 2, &uo2, &got, NULL, &e), 0);
+    ck_assert_uint_eq(got.n, 1000);
+    bt_rows_free(&got);
+    column_batch_release(&u1);
+    column_batch_release(&u2);
+    schema_unref(us);
+    teardown(eng, dir, s);
+}
+END_TEST
+
 static void compaction_case(enum key_model m)
 {
     char *dir;
@@ -822,6 +1095,7 @@ int main(void)
     tcase_add_test(tc, abort_removes_files);
     tcase_add_test(tc, unique_merge);
     tcase_add_test(tc, predicates_and_pruning);
+    tcase_add_test(tc, predicates_ne_gt);
     tcase_add_test(tc, compaction_duplicate);
     tcase_add_test(tc, compaction_unique);
     tcase_add_test(tc, compaction_filter_and_auto);
