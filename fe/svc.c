@@ -291,9 +291,11 @@ static int h_check_resource(void *ctx, const struct idl_check_resource_req *req,
     else
         buf_printf(&msg, "fe: %s failed: %s", step, err_msg(&pe));
     idl_check_resource_reply_add_nodes(reply, buf_cstr(&msg));
-    /* then from every alive backend, with its own credentials */
-    int64_t ids[256];
-    size_t nb = 0;
+    /* then from every alive backend, with its own credentials; a backend that
+     * is not alive (and not decommissioned) is named as not probed and fails
+     * the check, so a down node never passes silently */
+    int64_t ids[256], down[256];
+    size_t nb = 0, nd = 0;
     struct idl_resource ires;
     idl_resource_init(&ires);
     pthread_mutex_lock(&s->lock);
@@ -304,8 +306,12 @@ static int h_check_resource(void *ctx, const struct idl_check_resource_req *req,
         fe_resource_to_idl(res, &ires);
     for (size_t i = 0; res && i < cat->backends.cap && nb < 256; i++) {
         struct fe_backend *b = cat->backends.slots[i].val;
-        if (cat->backends.slots[i].key && catalog_backend_alive(cat, b, now) && !b->decommissioned)
+        if (!cat->backends.slots[i].key || b->decommissioned)
+            continue;
+        if (catalog_backend_alive(cat, b, now))
             ids[nb++] = b->id;
+        else if (nd < 256)
+            down[nd++] = b->id;
     }
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < nb; i++) {
@@ -338,10 +344,20 @@ static int h_check_resource(void *ctx, const struct idl_check_resource_req *req,
         idl_check_resource_reply_add_nodes(reply, buf_cstr(&msg));
         idl_probe_resource_req_release(&pq);
     }
+    for (size_t i = 0; i < nd; i++) {
+        buf_reset(&msg);
+        buf_printf(&msg, "backend %lld: not alive, not probed", (long long)down[i]);
+        idl_check_resource_reply_add_nodes(reply, buf_cstr(&msg));
+        all_ok = false;
+    }
     idl_resource_release(&ires);
     reply->ok = all_ok;
     buf_reset(&msg);
-    buf_printf(&msg, "resource %s: %s (%zu nodes checked)", req->name, all_ok ? "ok" : "FAILED", nb + 1);
+    if (nd > 0)
+        buf_printf(&msg, "resource %s: %s (%zu nodes checked, %zu backends not alive)", req->name,
+                   all_ok ? "ok" : "FAILED", nb + 1, nd);
+    else
+        buf_printf(&msg, "resource %s: %s (%zu nodes checked)", req->name, all_ok ? "ok" : "FAILED", nb + 1);
     tidl_set_str(&reply->message, buf_cstr(&msg));
     objstore_close(os);
     objstore_conf_release(&oc);
