@@ -85,9 +85,9 @@ void log_write(enum log_level level, const char *module, int64_t tablet_id, cons
     va_end(ap);
     if (n > 0)
         len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
-    /* one line per event: fold embedded newlines */
+    /* one line per event: fold embedded line breaks (LF and CR) into spaces */
     for (size_t i = 0; i < len; i++)
-        if (line[i] == '\n')
+        if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
     if (len >= sizeof(line) - 1)
         len = sizeof(line) - 2;
