@@ -20,6 +20,8 @@ enum fault_mode { FM_ERROR, FM_ONCE, FM_NTH, FM_DELAY, FM_CRASH, FM_CRASH_NTH, F
 
 #define FAULT_MAX 64
 #define FAULT_NAME_MAX 96
+/* delay:MS above one hour is a typo, not a test */
+#define FAULT_DELAY_MAX_MS 3600000
 
 struct fault {
     char name[FAULT_NAME_MAX];
@@ -42,17 +44,26 @@ bool fault_compiled_in(void)
 #endif
 }
 
+/* Decimal digits only: strtoull alone would take "-1" (as ULLONG_MAX), "+5"
+ * and leading blanks. */
 static int parse_u64(const char *s, uint64_t *ret)
 {
-    char *end;
+    uint64_t v = 0;
     if (!*s)
         return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end)
-        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
     *ret = v;
     return 0;
 }
+
+static struct fault *find(const char *name);
 
 static int parse_one(const char *item, size_t len, struct fault *f, struct err *e)
 {
@@ -75,26 +86,34 @@ static int parse_one(const char *item, size_t len, struct fault *f, struct err *
     const char *colon = strchr(mode, ':');
     const char *arg = colon ? colon + 1 : NULL;
     size_t base = colon ? (size_t)(colon - mode) : mlen;
+    /* error-always, error-once and delay-ms are aliases of error, once and delay */
     struct { const char *name; enum fault_mode mode; bool has_arg; } modes[] = {
         { "error", FM_ERROR, false }, { "once", FM_ONCE, false }, { "nth", FM_NTH, true },
         { "delay", FM_DELAY, true }, { "crash", FM_CRASH, false }, { "crash-nth", FM_CRASH_NTH, true },
         { "on", FM_ON, false }, { "on-once", FM_ON_ONCE, false },
+        { "error-always", FM_ERROR, false }, { "error-once", FM_ONCE, false },
+        { "delay-ms", FM_DELAY, true },
     };
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strlen(modes[i].name) != base || strncmp(modes[i].name, mode, base) != 0)
             continue;
         if (modes[i].has_arg != (arg != NULL))
-            return err_set(e, FLOE_EBADINPUT, "fault spec '%s': mode %s %s an argument", f->name,
-                           modes[i].name, modes[i].has_arg ? "needs" : "takes no");
+            return err_set(e, FLOE_EBADINPUT, "fault spec '%s': mode %s %s", f->name,
+                           modes[i].name,
+                           modes[i].has_arg ? "needs an argument" : "takes no argument");
         if (arg && parse_u64(arg, &f->arg) < 0)
             return err_set(e, FLOE_EBADINPUT, "fault spec '%s': '%s' is not a number", f->name, arg);
+        if (modes[i].mode == FM_DELAY && f->arg > FAULT_DELAY_MAX_MS)
+            return err_set(e, FLOE_EBADINPUT, "fault spec '%s': delay %llu ms is over %d ms",
+                           f->name, (unsigned long long)f->arg, FAULT_DELAY_MAX_MS);
         if ((modes[i].mode == FM_NTH || modes[i].mode == FM_CRASH_NTH) && f->arg == 0)
             return err_set(e, FLOE_EBADINPUT, "fault spec '%s': N starts at 1", f->name);
         f->mode = modes[i].mode;
         return 0;
     }
     return err_set(e, FLOE_EBADINPUT,
-                   "fault spec '%s': unknown mode '%s' (error, once, nth:N, delay:MS, crash, crash-nth:N, on, on-once)",
+                   "fault spec '%s': unknown mode '%s' (error, once, nth:N, delay:MS, crash, crash-nth:N, on, on-once; "
+                   "aliases error-always, error-once, delay-ms:MS)",
                    f->name, mode);
 }
 
@@ -117,18 +136,25 @@ int fault_set(const char *spec, struct err *e)
         p += len + (comma ? 1 : 0);
     }
     pthread_mutex_lock(&fault_lock);
+    /* count the new names first: a spec that does not fit arms nothing */
+    int fresh = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = find(parsed[i].name) != NULL;
+        for (int k = 0; k < i && !seen; k++)
+            seen = strcmp(parsed[k].name, parsed[i].name) == 0;
+        fresh += !seen;
+    }
+    if (nfaults + fresh > FAULT_MAX) {
+        pthread_mutex_unlock(&fault_lock);
+        return err_set(e, FLOE_ELIMIT, "fault spec: more than %d points", FAULT_MAX);
+    }
     for (int i = 0; i < n; i++) {
         int j;
         for (j = 0; j < nfaults; j++)
             if (strcmp(faults[j].name, parsed[i].name) == 0)
                 break;
-        if (j == nfaults) {
-            if (nfaults == FAULT_MAX) {
-                pthread_mutex_unlock(&fault_lock);
-                return err_set(e, FLOE_ELIMIT, "fault spec: more than %d points", FAULT_MAX);
-            }
+        if (j == nfaults)
             nfaults++;
-        }
         faults[j] = parsed[i];
     }
     atomic_store(&any_armed, nfaults > 0);

@@ -11,15 +11,20 @@
  *
  *     FLOE_FAULTS="name=mode,name2=mode2"
  *
- * modes:
- *   error       every hit fails with FLOE_EFAULT
- *   once        the first hit fails, later hits pass
+ * modes (aliases in brackets; both spellings are accepted):
+ *   error       every hit fails with FLOE_EFAULT            [error-always]
+ *   once        the first hit fails, later hits pass        [error-once]
  *   nth:N       only the Nth hit (1-based) fails; for fault loops
- *   delay:MS    every hit sleeps MS milliseconds, then passes
+ *   delay:MS    every hit sleeps MS milliseconds (at most 3600000), then
+ *               passes                                      [delay-ms:MS]
  *   crash       the first hit _exit()s the process with status 86
  *   crash-nth:N the Nth hit _exit()s with status 86
  *   on          FAULT_ON(name) is true on every hit (drop / repeat a message)
  *   on-once     FAULT_ON(name) is true on the first hit only
+ *
+ * N and MS are plain decimal numbers. A bad spec (unknown mode, missing or
+ * extra argument, not a number, more than 64 points) fails with a one-line
+ * message and arms nothing.
  *
  * Points are matched by exact name; the name "*" is not special. Thread-safe.
  */
