@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -543,6 +544,234 @@ START_TEST(partial_handshake_does_not_hold_a_worker)
 }
 END_TEST
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A loopback socket listening on an ephemeral port that nobody accepts from. */
+static int listen_unaccepted(int backlog, int *ret_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, backlog), 0);
+    socklen_t al = sizeof(a);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *ret_port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Non-blocking connect; 1 when it completed within ms, 0 when it is still
+ * pending. The socket is returned either way. */
+static int connect_within(int port, int ms, int *ret_fd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    ck_assert(r == 0 || errno == EINPROGRESS);
+    *ret_fd = fd;
+    if (r == 0)
+        return 1;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl), 0);
+    ck_assert_msg(soerr == 0, "filler connect failed: %s", strerror(soerr));
+    return 1;
+}
+
+/* Connect + handshake time out against a peer that never answers the TCP
+ * handshake: a listening socket whose accept queue is full and never drained
+ * drops further SYNs, so the client's connect stays pending. */
+START_TEST(connect_timeout_against_full_backlog)
+{
+    int port;
+    int lfd = listen_unaccepted(0, &port);
+    int fill[32], nfill = 0;
+    int stuck = 0;
+    while (nfill < 32 && !stuck) {
+        stuck = !connect_within(port, 300, &fill[nfill]);
+        nfill++;
+    }
+    ck_assert_msg(stuck, "the accept queue never filled up (%d connections)", nfill);
+    struct rpc_client *c;
+    struct err e = { 0 };
+    struct rpc_client_opts o = { .host = "127.0.0.1", .port = port, .token = &token,
+                                 .connect_timeout_ms = 200, .call_timeout_ms = 60000 };
+    ck_assert_int_eq(rpc_client_new(&o, &c, &e), 0);
+    int64_t t0 = now_ms();
+    int rc = rpc_client_connect(c, &e);
+    int64_t took = now_ms() - t0;
+    ck_assert_msg(rc == FLOE_ETIMEOUT, "connect gave %d: %s", rc, err_msg(&e));
+    /* the TCP connect itself timed out (not the handshake after it) */
+    ck_assert_msg(strstr(e.msg, "connect timed out") && strstr(e.msg, rpc_client_addr(c)), "%s",
+                  e.msg);
+    ck_assert_msg(took >= 190 && took < 5000, "connect timeout of 200 ms took %lld ms",
+                  (long long)took);
+    /* a call connects first and fails the same way, within the connect timeout
+     * rather than the 60 s call timeout */
+    struct tt_echo_reply rep;
+    t0 = now_ms();
+    rc = call_echo(c, "x", 0, 0, &rep, &e);
+    took = now_ms() - t0;
+    tt_echo_reply_release(&rep);
+    ck_assert_msg(rc == FLOE_ETIMEOUT, "call gave %d: %s", rc, err_msg(&e));
+    ck_assert_msg(took >= 190 && took < 5000, "call against a dead peer took %lld ms",
+                  (long long)took);
+    rpc_client_free(c);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    close(lfd);
+}
+END_TEST
+
+/* The TCP connection completes (the kernel queues it) but nobody ever speaks:
+ * the cluster-token handshake is bounded by the connect timeout as well. */
+START_TEST(connect_timeout_against_silent_listener)
+{
+    int port;
+    int lfd = listen_unaccepted(8, &port);
+    struct rpc_client *c;
+    struct err e = { 0 };
+    struct rpc_client_opts o = { .host = "127.0.0.1", .port = port, .token = &token,
+                                 .connect_timeout_ms = 200 };
+    ck_assert_int_eq(rpc_client_new(&o, &c, &e), 0);
+    int64_t t0 = now_ms();
+    int rc = rpc_client_connect(c, &e);
+    int64_t took = now_ms() - t0;
+    ck_assert_msg(rc == FLOE_ETIMEOUT, "connect gave %d: %s", rc, err_msg(&e));
+    /* connected, then waited for the server's challenge */
+    ck_assert_msg(strstr(e.msg, "timed out waiting for data"), "%s", e.msg);
+    ck_assert_msg(took >= 190 && took < 5000, "handshake timeout of 200 ms took %lld ms",
+                  (long long)took);
+    rpc_client_free(c);
+    close(lfd);
+}
+END_TEST
+
+/* A fake server: runs the server side of the handshake, reads one request
+ * and never replies; then waits for the client to close the connection. */
+struct mute_peer {
+    int lfd;
+    int handshake_ok;
+    uint32_t method;     /* of the request read */
+    int saw_close;       /* the client dropped the connection */
+};
+
+static int recv_frame(int fd, struct rpc_header *h, uint8_t *payload, size_t max)
+{
+    uint8_t hdr[RPC_HEADER_LEN];
+    struct err e = { 0 };
+    if (recv(fd, hdr, sizeof(hdr), MSG_WAITALL) != (ssize_t)sizeof(hdr))
+        return -1;
+    if (rpc_header_parse(hdr, max, h, &e) < 0)
+        return -1;
+    if (h->len && recv(fd, payload, h->len, MSG_WAITALL) != (ssize_t)h->len)
+        return -1;
+    return 0;
+}
+
+static int send_frame(int fd, const struct rpc_header *h, const void *payload)
+{
+    uint8_t hdr[RPC_HEADER_LEN];
+    rpc_header_pack(h, hdr);
+    if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
+        return -1;
+    if (h->len && send(fd, payload, h->len, MSG_NOSIGNAL) != (ssize_t)h->len)
+        return -1;
+    return 0;
+}
+
+static void *mute_peer_run(void *arg)
+{
+    struct mute_peer *m = arg;
+    struct pollfd p = { .fd = m->lfd, .events = POLLIN };
+    if (poll(&p, 1, 10000) != 1)
+        return NULL;
+    int fd = accept(m->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    struct timeval tv = { .tv_sec = 10 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct rpc_header h;
+    uint8_t buf[4096], cn[AUTH_NONCE_LEN], sn[AUTH_NONCE_LEN], proof[AUTH_MAC_LEN];
+    struct err e = { 0 };
+    if (recv_frame(fd, &h, buf, sizeof(buf)) < 0 || h.kind != RPC_AUTH || h.method != 1 ||
+        h.len != AUTH_NONCE_LEN)
+        goto out;
+    memcpy(cn, buf, AUTH_NONCE_LEN);
+    if (auth_nonce(sn, &e) < 0)
+        goto out;
+    h = (struct rpc_header){ .version = RPC_VERSION, .kind = RPC_AUTH, .method = 2,
+                             .len = AUTH_NONCE_LEN };
+    if (send_frame(fd, &h, sn) < 0)
+        goto out;
+    if (recv_frame(fd, &h, buf, sizeof(buf)) < 0 || h.kind != RPC_AUTH || h.method != 3 ||
+        !auth_proof_ok(&token, AUTH_CLIENT, cn, sn, buf, h.len))
+        goto out;
+    auth_proof(&token, AUTH_SERVER, cn, sn, proof);
+    h = (struct rpc_header){ .version = RPC_VERSION, .kind = RPC_AUTH, .method = 4,
+                             .len = AUTH_MAC_LEN };
+    if (send_frame(fd, &h, proof) < 0)
+        goto out;
+    m->handshake_ok = 1;
+    if (recv_frame(fd, &h, buf, sizeof(buf)) < 0 || h.kind != RPC_REQUEST)
+        goto out;
+    m->method = h.method;
+    /* no reply; the next thing from the client must be the end of the stream */
+    ssize_t r = recv(fd, buf, 1, 0);
+    m->saw_close = r == 0;
+out:
+    close(fd);
+    return NULL;
+}
+
+START_TEST(call_deadline_against_mute_peer)
+{
+    int port;
+    struct mute_peer m = { .lfd = listen_unaccepted(8, &port) };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, mute_peer_run, &m), 0);
+    struct rpc_client *c;
+    struct err e = { 0 };
+    struct rpc_client_opts o = { .host = "127.0.0.1", .port = port, .token = &token,
+                                 .connect_timeout_ms = 5000, .call_timeout_ms = 200 };
+    ck_assert_int_eq(rpc_client_new(&o, &c, &e), 0);
+    ck_assert_msg(rpc_client_connect(c, &e) == 0, "%s", err_msg(&e));
+    struct tt_echo_reply rep;
+    int64_t t0 = now_ms();
+    int rc = call_echo(c, "anyone?", 0, 0, &rep, &e);
+    int64_t took = now_ms() - t0;
+    ck_assert_msg(rc == FLOE_ETIMEOUT, "call gave %d: %s", rc, err_msg(&e));
+    ck_assert_msg(strstr(e.msg, "timed out"), "%s", e.msg);
+    ck_assert_uint_eq(rep.payload.len, 0);   /* initialised on failure */
+    tt_echo_reply_release(&rep);
+    ck_assert_msg(took >= 190 && took < 5000, "call timeout of 200 ms took %lld ms",
+                  (long long)took);
+    /* the timed-out call dropped the connection, so no late reply can be read
+     * as the next call's: the peer sees the stream end */
+    pthread_join(th, NULL);
+    ck_assert(m.handshake_ok);
+    ck_assert_uint_eq(m.method, TT_TEST_SERVICE_ECHO);
+    ck_assert_msg(m.saw_close, "the client kept the timed-out connection open");
+    /* with the peer gone the next call fails fast rather than hanging */
+    close(m.lfd);
+    t0 = now_ms();
+    ck_assert_int_lt(call_echo(c, "again", 0, 0, &rep, &e), 0);
+    ck_assert_int_lt(now_ms() - t0, 5000);
+    tt_echo_reply_release(&rep);
+    rpc_client_free(c);
+}
+END_TEST
+
 START_TEST(header_parse_rejects_bad_frames)
 {
     struct rpc_header h = { .version = RPC_VERSION, .kind = RPC_REQUEST, .method = 3, .seq = 9,
@@ -589,6 +818,9 @@ int main(void)
     tcase_add_test(tc, silent_connection_dropped_after_auth_timeout);
     tcase_add_test(tc, partial_handshake_does_not_hold_a_worker);
     tcase_add_test(tc, header_parse_rejects_bad_frames);
+    tcase_add_test(tc, connect_timeout_against_full_backlog);
+    tcase_add_test(tc, connect_timeout_against_silent_listener);
+    tcase_add_test(tc, call_deadline_against_mute_peer);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
