@@ -29,7 +29,9 @@ const char ctlargs_usage[] =
     "                  [--model duplicate|unique] [--buckets N] [--replicas N] [--policy P]\n"
     "  table drop NAME\n"
     "  tables\n"
-    "  load NAME FILE.csv [--header] [--label L]   (a retry with the same label loads nothing twice)\n"
+    "  load NAME FILE.csv [--header] [--label L] [--chunk-mb N]\n"
+    "                  one transaction, sent in chunks of N MiB (1..64, default 16);\n"
+    "                  a retry with the same label loads nothing twice\n"
     "  scan NAME [--columns a,b] [--where \"v > 10\"]... [--limit N] [--format csv|json]\n"
     "  tablets NAME                           per replica state, cooldown conf and sizes\n"
     "\n"
@@ -313,11 +315,12 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
     c->limit = -1;
     c->buckets = 8;
     c->replicas = 3;
+    c->chunk_mb = 16;
     const char *fe = NULL, *config = NULL;
     c->token_file = NULL;
     const char *words[4] = { 0 };
     int nwords = 0;
-    const char *buckets = NULL, *replicas = NULL, *limit = NULL, *format = NULL, *ttl = NULL, *dt = NULL;
+    const char *buckets = NULL, *replicas = NULL, *chunk_mb = NULL, *limit = NULL, *format = NULL, *ttl = NULL, *dt = NULL;
     const char *where_txt[CTL_MAX_WHERE];
     int nwhere_txt = 0;
     int r = 0;
@@ -337,7 +340,7 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         { "--replicas", false, &replicas, NULL },      { "--policy", false, &c->policy, NULL },
         { "--header", true, NULL, &c->header },        { "--columns", false, &c->columns, NULL },
         { "--limit", false, &limit, NULL },            { "--format", false, &format, NULL },
-        { "--label", false, &c->label, NULL },
+        { "--label", false, &c->label, NULL },         { "--chunk-mb", false, &chunk_mb, NULL },
     };
     const size_t nopts = sizeof(opts) / sizeof(opts[0]);
     const char *given[64];
@@ -421,7 +424,7 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         { "table", "create", CTL_TABLE_CREATE, 1, " --schema --key --model --buckets --replicas --policy " },
         { "table", "drop", CTL_TABLE_DROP, 1, "" },
         { "tables", NULL, CTL_TABLES, 0, "" },
-        { "load", NULL, CTL_LOAD, 2, " --header --label " },
+        { "load", NULL, CTL_LOAD, 2, " --header --label --chunk-mb " },
         { "scan", NULL, CTL_SCAN, 1, " --columns --limit --format --where " },
         { "tablets", NULL, CTL_TABLETS, 1, "" },
     };
@@ -519,6 +522,12 @@ int ctlargs_parse(int argc, char **argv, const char *env_fe, const char *env_tok
         c->file = words[skip + 1];
         if (c->label && (!*c->label || strlen(c->label) > 200))
             return err_set(e, FLOE_EBADINPUT, "--label: 1-200 characters");
+        if (chunk_mb) {
+            int64_t v;
+            if ((r = parse_int("--chunk-mb", chunk_mb, 1, 64, &v, e)) < 0)
+                return r;
+            c->chunk_mb = (int32_t)v;
+        }
         break;
     case CTL_SCAN:
         c->name = pos0;

@@ -78,6 +78,7 @@ struct ctl_cmd {
     const char *file;
     bool header;
     const char *label;        /* load: makes a retry of the same load a no-op */
+    int32_t chunk_mb;         /* load: the file goes in chunks of at most this many MiB (1..64, default 16) */
     /* scan */
     const char *columns;
     int nwhere;

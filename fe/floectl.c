@@ -29,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOAD_CHUNK (16u << 20)
-
 /* ---- a human table ---- */
 
 struct tbl {
@@ -507,81 +505,107 @@ static size_t record_cut(const char *data, size_t len)
     return cut;
 }
 
+/* An error the FE itself returned, as opposed to a lost connection or a
+ * timeout (after which the outcome of a final chunk is unknown). */
+static bool load_err_from_fe(int code)
+{
+    return code <= FLOE_ERR_MAX && code != FLOE_ETIMEOUT && code != FLOE_EPROTO && code != FLOE_ETRANSIENT &&
+           code != FLOE_ESHUTDOWN;
+}
+
+/*
+ * A file is one load (one transaction) however big it is: it goes in chunks
+ * of at most --chunk-mb MiB cut at record boundaries; the first is sent with
+ * txn_id 0, the later ones with the txn id of the first reply, all but the
+ * last with more = true. The FE makes the rows visible only with the last
+ * chunk, and aborts the whole load on any error.
+ */
 static int cmd_load(struct rpc_client *cl, const struct ctl_cmd *c, struct err *e)
 {
     struct buf data = BUF_INIT;
     int r = fs_read_file(c->file, &data, (size_t)1 << 40, e);
     if (r < 0)
         return r;
-    bool tty = isatty(2) && data.len > LOAD_CHUNK;
-    size_t off = 0;
-    int64_t rows = 0, version = 0, lagging = 0, chunks = 0;
-    int64_t first_txn = 0, last_txn = 0, dups = 0;
-    rpc_client_set_call_timeout(cl, 600000);
-    while (off < data.len || (chunks == 0 && data.len == 0)) {
+    const size_t chunk = (size_t)(c->chunk_mb > 0 ? c->chunk_mb : 16) << 20;
+    /* every cut first: a record too long for a chunk is refused before anything is sent */
+    size_t *ends = NULL, nchunks = 0, cap = 0;
+    for (size_t off = 0; off < data.len || nchunks == 0;) {
         size_t n = data.len - off;
-        if (n > LOAD_CHUNK) {
-            n = record_cut(data.data + off, LOAD_CHUNK);
-            if (n == 0) {
-                r = err_set(e, FLOE_EBADINPUT, "%s: a record longer than %u bytes at byte %zu", c->file, LOAD_CHUNK,
-                            off);
-                break;
-            }
+        if (n > chunk && (n = record_cut(data.data + off, chunk)) == 0) {
+            r = err_set(e, FLOE_EBADINPUT, "%s: a record longer than %zu bytes (--chunk-mb %d) at byte %zu; "
+                        "nothing was loaded", c->file, chunk, (int)c->chunk_mb, off);
+            break;
         }
+        if (nchunks == cap) {
+            cap = cap ? cap * 2 : 16;
+            ends = xrealloc(ends, cap * sizeof(*ends));
+        }
+        off += n;
+        ends[nchunks++] = off;
+        if (data.len == 0)
+            break;
+    }
+    bool tty = isatty(2) && nchunks > 1;
+    int64_t rows = 0, version = 0, lagging = 0, txn = 0;
+    bool dup = false;
+    size_t off = 0, sent = 0;
+    rpc_client_set_call_timeout(cl, 600000);
+    for (size_t k = 0; r == 0 && k < nchunks; k++) {
+        bool last = k + 1 == nchunks;
         struct idl_load_req rq;
         struct idl_load_reply rp;
         idl_load_req_init(&rq);
         tidl_set_str(&rq.table, c->name);
         rq.format = IDL_LOAD_FORMAT_CSV;
         rq.data.data = (uint8_t *)(data.data ? data.data + off : NULL);
-        rq.data.len = n;
-        rq.header = c->header && off == 0;
-        if (c->label) {
-            /* one label per chunk; the chunking of a file is the same on a retry */
-            char *l = data.len > LOAD_CHUNK ? xasprintf("%s#%lld", c->label, (long long)chunks + 1) : xstrdup(c->label);
-            tidl_set_str(&rq.label, l);
-            free(l);
-        }
+        rq.data.len = ends[k] - off;
+        rq.header = c->header && k == 0;
+        rq.txn_id = txn;
+        rq.more = !last;
+        if (c->label && k == 0)
+            tidl_set_str(&rq.label, c->label);
         r = idl_frontend_service_load(cl, &rq, &rp, e);
         rq.data.data = NULL;
         rq.data.len = 0;
         idl_load_req_release(&rq);
         if (r < 0) {
-            if (chunks > 0)
-                err_prefix(e, "%s: stopped after %lld rows (%lld chunks already visible)", c->file, (long long)rows,
-                           (long long)chunks);
+            if (last && !load_err_from_fe(r))
+                err_prefix(e, "%s: the outcome of the load is unknown (run it again with the same --label to "
+                           "load it at most once)", c->file);
+            else
+                err_prefix(e, "%s: nothing was loaded%s", c->file,
+                           sent > 0 && !load_err_from_fe(r) ? " (the FE aborts the open load after its load_idle_timeout_s)" : "");
             break;
         }
-        rows += rp.num_rows;
-        dups += rp.duplicate;
+        sent++;
+        rows = rp.num_rows;
         version = rp.version;
-        lagging += rp.lagging_replicas;
-        if (!first_txn)
-            first_txn = rp.txn_id;
-        last_txn = rp.txn_id;
+        lagging = rp.lagging_replicas;
+        txn = rp.txn_id;
+        dup = rp.duplicate;
         idl_load_reply_release(&rp);
-        off += n;
-        chunks++;
+        off = ends[k];
         if (tty)
-            fprintf(stderr, "\r%s: %zu/%zu MiB, %lld rows", c->file, off >> 20, data.len >> 20, (long long)rows);
-        if (data.len == 0)
-            break;
+            fprintf(stderr, "\r%s: %zu/%zu MiB sent, %lld rows", c->file, off >> 20, data.len >> 20, (long long)rows);
+        if (dup)
+            break;   /* this label was loaded before: nothing more to send */
     }
     if (tty)
         fprintf(stderr, "\n");
+    free(ends);
     buf_release(&data);
     if (r < 0)
         return r;
     if (c->json)
-        json_out(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "table", c->name, "rows", (json_int_t)rows, "version",
-                           (json_int_t)version, "txn", (json_int_t)last_txn, "first_txn", (json_int_t)first_txn,
-                           "lagging_replicas", (json_int_t)lagging, "already_loaded_chunks", (json_int_t)dups));
-    else if (dups == chunks && dups > 0)
+        json_out(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "table", c->name, "rows", (json_int_t)rows, "version",
+                           (json_int_t)version, "txn", (json_int_t)txn, "chunks", (json_int_t)sent,
+                           "lagging_replicas", (json_int_t)lagging, "duplicate", dup));
+    else if (dup)
         printf("already loaded under label %s: %lld rows into %s, version %lld (txn %lld); nothing loaded now\n",
-               c->label, (long long)rows, c->name, (long long)version, (long long)last_txn);
+               c->label, (long long)rows, c->name, (long long)version, (long long)txn);
     else
         printf("loaded %lld rows into %s: version %lld (txn %lld%s)\n", (long long)rows, c->name, (long long)version,
-               (long long)last_txn, lagging ? ", some replicas lag and are being repaired" : "");
+               (long long)txn, lagging ? ", some replicas lag and are being repaired" : "");
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "fault.h"
 #include "httpd.h"
+#include "load.h"
 #include "log.h"
 #include "repair.h"
 #include "rpc.h"
@@ -53,6 +54,9 @@ const struct conf_entry fe_conf_table[] = {
     { "checkpoint_records", CONF_INT, 0, 100000000, "100000",
       "journal records between checkpoint images; 0 = only at shutdown", CONF_FIELD(checkpoint_records) },
     { "rpc_workers", CONF_INT, 1, 256, "16", "RPC worker threads", CONF_FIELD(rpc_workers) },
+    { "load_idle_timeout_s", CONF_INT, 1, 86400, "300",
+      "a load sent in chunks that gets no next chunk for this long is aborted (nothing of it becomes visible)",
+      CONF_FIELD(load_idle_timeout_s) },
     { "log_level", CONF_STRING, 0, 0, "info", "debug, info, warn or error", CONF_FIELD(log_level) },
     { "log_file", CONF_STRING, 0, 0, "", "append logs here instead of stderr", CONF_FIELD(log_file) },
     CONF_END,
@@ -771,6 +775,7 @@ static void *bg_main(void *arg)
             last_cursor = now;
             fe_cursors_expire(s, 600000);
         }
+        fe_loads_expire(s, (s->conf.load_idle_timeout_s > 0 ? s->conf.load_idle_timeout_s : 300) * 1000);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
@@ -1003,12 +1008,14 @@ static int http_status(void *arg, const struct httpd_req *req, struct buf *out, 
     struct fe_server *s = arg;
     (void)req;
     (void)e;
+    size_t loads_open = fe_loads_open(s);
     pthread_mutex_lock(&s->lock);
     struct catalog *c = &s->meta->cat;
     buf_printf(out, "{\"role\":\"fe\",\"master\":%s,\"master_epoch\":%lld,\"remote_delete_pending\":%zu,"
+               "\"loads_open\":%zu,"
                "\"last_seq\":%lld,\"backends\":%zu,\"tables\":%zu,"
                "\"tablets\":%zu,\"replicas\":%lld,\"max_term\":%lld,\"delete_confirmed\":%lld,\"delete_refused\":{",
-               s->meta->master ? "true" : "false", (long long)s->epoch, c->rdrops.count, (long long)c->last_seq, c->backends.count, c->tables.count,
+               s->meta->master ? "true" : "false", (long long)s->epoch, c->rdrops.count, loads_open, (long long)c->last_seq, c->backends.count, c->tables.count,
                c->tablets.count, (long long)c->nreplicas, (long long)c->max_term, (long long)s->hs.confirmed);
     for (int i = 1; i < HS__COUNT; i++)
         buf_printf(out, "%s\"%s\":%lld", i > 1 ? "," : "", handshake_reason_name((enum hs_reason)i),
@@ -1153,6 +1160,7 @@ void fe_server_stop(struct fe_server *s)
     if (s->repair_started)
         pthread_join(s->repair_th, NULL);
     httpd_stop(s->http);
+    fe_loads_free_all(s);   /* no chunk is running: the RPC server is stopped */
     tpool_free(s->sender);
     tpool_free(s->pusher);
     rpc_server_free(s->rpc);

@@ -30,6 +30,7 @@ struct fe_conf {
     int64_t repair_interval_s;
     int64_t checkpoint_records;
     int64_t rpc_workers;
+    int64_t load_idle_timeout_s;   /* an open multi-chunk load idle this long is aborted; 0 = default 300 */
     char *log_level;
     char *log_file;
 };

@@ -78,6 +78,13 @@ START_TEST(good_commands)
     ck_assert_str_eq(c.label, "day-1");
     ck_assert_str_eq(c.file, "/tmp/x.csv");
     ck_assert(c.header);
+    ck_assert_int_eq(c.chunk_mb, 16);          /* the default */
+    ctlargs_release(&c);
+    ck_assert_int_eq(parse(&c, &e, "load|ev|/tmp/x.csv|--chunk-mb|1"), 0);
+    ck_assert_int_eq(c.chunk_mb, 1);
+    ctlargs_release(&c);
+    ck_assert_int_eq(parse(&c, &e, "--chunk-mb|64|load|ev|/tmp/x.csv"), 0);
+    ck_assert_int_eq(c.chunk_mb, 64);
     ctlargs_release(&c);
     ck_assert_int_eq(parse(&c, &e, "scan|ev|--columns|k,v|--where|v > 10|--where|s = 'it''s'|--limit|5|"
                                    "--format|json"), 0);
@@ -172,6 +179,13 @@ START_TEST(bad_input_one_line)
         { "tablets", "takes 1 argument" },
         { "load|t", "takes 2 arguments, got 1" },
         { "load|t|f.csv|--label", "--label needs a value" },
+        { "load|t|f.csv|--chunk-mb", "--chunk-mb needs a value" },
+        { "load|t|f.csv|--chunk-mb|0", "--chunk-mb '0': expected an integer in 1..64" },
+        { "load|t|f.csv|--chunk-mb|65", "--chunk-mb '65'" },
+        { "load|t|f.csv|--chunk-mb|2x", "--chunk-mb '2x'" },
+        { "load|t|f.csv|--chunk-mb|-3", "--chunk-mb '-3'" },
+        { "load|t|f.csv|--chunk-mb|1|--chunk-mb|2", "given twice" },
+        { "scan|t|--chunk-mb|4", "'--chunk-mb' does not apply" },
         { "scan|t|--label|x", "'--label' does not apply" },
         { "table|create|t|--schema|k:int64", "--schema and --key are required" },
         { "table|create|t|--schema|k:int64|--key|k|--buckets|0", "--buckets '0'" },

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "err.h"
 #include "frontend_idl.h"
+#include "load.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -13,6 +14,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *dir;
@@ -27,7 +29,7 @@ static void start(void)
                          .cluster_token_file = token_path, .heartbeat_interval_s = 60, .backend_dead_after_s = 30,
                          .cooldown_replica_timeout_s = 1800, .cooldown_conf_check_interval_s = 1,
                          .repair_interval_s = 3600, .checkpoint_records = 0, .rpc_workers = 4,
-                         .log_level = "error", .log_file = "" };
+                         .log_level = "error", .log_file = "", .load_idle_timeout_s = 2 };
     struct err e = { 0 };
     ck_assert_msg(fe_server_start(&c, &srv, &e) == 0, "start: %s", err_msg(&e));
     struct rpc_client_opts o = { .host = "127.0.0.1", .port = fe_server_rpc_port(srv), .token = &tok };
@@ -325,6 +327,87 @@ START_TEST(loads_and_scans_reject_bad_input)
 }
 END_TEST
 
+/* One load RPC: a chunk of CSV for table (txn 0 = a new load). Returns the
+ * code; *txn gets the reply's txn id. */
+static int load_chunk(const char *table, const char *csv, int64_t txn, bool more, const char *label, int64_t *ret_txn,
+                      struct err *e)
+{
+    struct idl_load_req rq;
+    struct idl_load_reply rp;
+    idl_load_req_init(&rq);
+    tidl_set_str(&rq.table, table);
+    rq.data.data = (uint8_t *)xstrdup(csv);
+    rq.data.len = strlen(csv);
+    rq.txn_id = txn;
+    rq.more = more;
+    if (label)
+        tidl_set_str(&rq.label, label);
+    int r = idl_frontend_service_load(cl, &rq, &rp, e);
+    idl_load_req_release(&rq);
+    if (r == 0) {
+        if (ret_txn)
+            *ret_txn = rp.txn_id;
+        idl_load_reply_release(&rp);
+    }
+    return r;
+}
+
+START_TEST(chunked_load_continuations)
+{
+    struct err e = { 0 };
+    reg("127.0.0.1", 1, 0);
+    ck_assert_int_eq(create_table("t", 1, NULL, &e), 0);
+    ck_assert_int_eq(create_table("u", 1, NULL, &e), 0);
+    /* a continuation of a txn that was never opened */
+    ck_assert_int_eq(load_chunk("t", "1,2.5\n", 424242, true, NULL, NULL, &e), FLOE_ENOTFOUND);
+    ck_assert_msg(strstr(e.msg, "load txn 424242 is not an open load") != NULL, "%s", e.msg);
+    ck_assert_int_eq(load_chunk("t", "1,2.5\n", 424242, false, NULL, NULL, &e), FLOE_ENOTFOUND);
+    ck_assert_uint_eq(fe_loads_open(srv), 0);
+
+    /* an open load (a first chunk without rows): its label is running */
+    int64_t txn = 0;
+    ck_assert_msg(load_chunk("t", "", 0, true, "L1", &txn, &e) == 0, "%s", err_msg(&e));
+    ck_assert_int_gt(txn, 0);
+    ck_assert_uint_eq(fe_loads_open(srv), 1);
+    ck_assert_int_eq(load_chunk("t", "", 0, false, "L1", NULL, &e), FLOE_EBUSY);
+    ck_assert_msg(strstr(e.msg, "label 'L1' is running") != NULL, "%s", e.msg);
+    /* a continuation into another table is refused and aborts the load */
+    ck_assert_int_eq(load_chunk("u", "", txn, true, NULL, NULL, &e), FLOE_EBADINPUT);
+    ck_assert_msg(strstr(e.msg, "is a load into 't', not 'u'") != NULL, "%s", e.msg);
+    ck_assert_uint_eq(fe_loads_open(srv), 0);
+    ck_assert_int_eq(load_chunk("t", "", txn, false, NULL, NULL, &e), FLOE_ETXN);
+    ck_assert_msg(strstr(e.msg, "already finished (aborted") != NULL, "%s", e.msg);
+    /* the label is free again */
+    int64_t txn2 = 0;
+    ck_assert_msg(load_chunk("t", "", 0, true, "L1", &txn2, &e) == 0, "%s", err_msg(&e));
+    ck_assert_int_gt(txn2, txn);
+    /* a bad CSV chunk aborts the whole load */
+    ck_assert_int_eq(load_chunk("t", "1,oops\n", txn2, true, NULL, NULL, &e), FLOE_EBADINPUT);
+    ck_assert_int_eq(load_chunk("t", "", txn2, false, NULL, NULL, &e), FLOE_ETXN);
+    ck_assert_uint_eq(fe_loads_open(srv), 0);
+
+    /* rows in a chunk for a tablet without a replica left: aborted at once */
+    ck_assert_int_eq(load_chunk("t", "1,2.5\n2,3.5\n", 0, true, NULL, &txn, &e), FLOE_EUNAVAILABLE);
+    ck_assert_msg(strstr(e.msg, "replicas left, a majority is needed") != NULL, "%s", e.msg);
+    ck_assert_uint_eq(fe_loads_open(srv), 0);
+
+    /* an open load with no next chunk is aborted after load_idle_timeout_s (2 s here) */
+    int64_t txn3 = 0;
+    ck_assert_int_eq(load_chunk("t", "", 0, true, "L2", &txn3, &e), 0);
+    ck_assert_uint_eq(fe_loads_open(srv), 1);
+    time_t deadline = time(NULL) + 30;
+    while (fe_loads_open(srv) > 0 && time(NULL) < deadline)
+        usleep(100 * 1000);
+    ck_assert_uint_eq(fe_loads_open(srv), 0);
+    ck_assert_int_eq(load_chunk("t", "", txn3, false, NULL, NULL, &e), FLOE_ETXN);
+    ck_assert_msg(strstr(e.msg, "aborted: no chunk for more than 2s") != NULL, "%s", e.msg);
+
+    /* a load left open at shutdown is aborted and freed (ASan: no leak) */
+    ck_assert_int_eq(load_chunk("t", "", 0, true, "L3", &txn3, &e), 0);
+    ck_assert_uint_eq(fe_loads_open(srv), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fe_server");
@@ -335,6 +418,7 @@ int main(void)
     tcase_add_test(tc, reports_and_heartbeats);
     tcase_add_test(tc, master_epoch_grows_with_every_start);
     tcase_add_test(tc, loads_and_scans_reject_bad_input);
+    tcase_add_test(tc, chunked_load_continuations);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
