@@ -45,6 +45,7 @@ struct ld_rep {
     size_t tablet_idx;
     bool tried;          /* a write went (or was meant to go) to it: its backend gets the abort */
     bool failed;         /* a write or the commit failed: skipped from then on */
+    bool logged;         /* its failure was logged */
     bool written, committed, published;
     char err[200];
 };
@@ -76,6 +77,7 @@ struct ld {
     int64_t last_ms;             /* when its last chunk finished */
     bool busy;                   /* a chunk is being worked on (open_mu) */
     bool journaled;              /* the publish is journaled: it can no longer be aborted */
+    int nchunks;                 /* chunks received */
 };
 
 struct ld_worker {
@@ -425,13 +427,19 @@ static void abort_all(struct ld *ld)
     }
 }
 
-/* After a publish: replicas that failed a write of an earlier chunk hold
- * staged rows of this txn that will never be committed; drop them. */
+/* After the publish of a load in several chunks: replicas that failed a
+ * later write or the commit hold staged rows of this txn that will never be
+ * published; drop them (one abort_txn per backend, naming the tablets). */
 static void drop_failed_writes(struct ld *ld)
 {
     for (size_t i = 0; i < ld->nreps; i++) {
-        struct ld_rep *r = &ld->reps[i];
-        if (!r->written || r->committed)
+        struct ld_rep *first = &ld->reps[i];
+        if (!first->written || first->committed)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= ld->reps[k].backend_id == first->backend_id && ld->reps[k].written && !ld->reps[k].committed;
+        if (seen)
             continue;
         struct rpc_client *cl;
         struct err e = { 0 };
@@ -439,13 +447,15 @@ static void drop_failed_writes(struct ld *ld)
         struct idl_abort_txn_reply ap;
         idl_abort_txn_req_init(&ar);
         ar.txn_id = ld->txn;
-        idl_abort_txn_req_add_tablet_ids(&ar, r->tablet_id);
-        if (fe_be_client(ld->s, r->backend_id, BE_DATA, &cl, &e) == 0 &&
+        for (size_t k = i; k < ld->nreps; k++)
+            if (ld->reps[k].backend_id == first->backend_id && ld->reps[k].written && !ld->reps[k].committed)
+                idl_abort_txn_req_add_tablet_ids(&ar, ld->reps[k].tablet_id);
+        if (fe_be_client(ld->s, first->backend_id, BE_DATA, &cl, &e) == 0 &&
             idl_backend_service_abort_txn(cl, &ar, &ap, &e) == 0)
             idl_abort_txn_reply_release(&ap);
         else
-            tlog_warn(r->tablet_id, "txn %lld: dropping the staged rows of replica %lld on backend %lld failed: %s",
-                      (long long)ld->txn, (long long)r->replica_id, (long long)r->backend_id, err_msg(&e));
+            log_warn("txn %lld: dropping the staged rows of its %zu uncommitted replicas on backend %lld failed: %s",
+                     (long long)ld->txn, ar.tablet_ids_len, (long long)first->backend_id, err_msg(&e));
         idl_abort_txn_req_release(&ar);
     }
 }
@@ -680,6 +690,20 @@ out:
     return r;
 }
 
+/* A load in chunks: one line per replica that failed since the last call. */
+static void log_failures(struct ld *ld)
+{
+    for (size_t i = 0; i < ld->nreps; i++) {
+        struct ld_rep *r = &ld->reps[i];
+        if (!r->failed || r->logged)
+            continue;
+        r->logged = true;
+        tlog_warn(r->tablet_id, "txn %lld: replica %lld on backend %lld failed in chunk %d (%s); it gets no more "
+                  "writes of this load", (long long)ld->txn, (long long)r->replica_id, (long long)r->backend_id,
+                  ld->nchunks, r->err);
+    }
+}
+
 /* Every tablet with rows so far has a majority of its replicas ok (committed
  * when committed is set, else not failed)? Otherwise fills e. */
 static int ld_majority(struct ld *ld, bool committed, struct err *e)
@@ -773,7 +797,8 @@ static int ld_publish(struct ld *ld, struct idl_load_reply *reply, struct err *e
         pthread_mutex_unlock(&s->lock);
         reply->lagging_replicas++;
     }
-    drop_failed_writes(ld);
+    if (ld->nchunks > 1)
+        drop_failed_writes(ld);   /* a single-call load makes no extra calls, as before */
     return 0;
 }
 
@@ -880,12 +905,14 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
     if ((r = ld_parse(ld, req, sep, &nrows, e)) < 0)
         goto fail;
     ld->rows += (int64_t)nrows;
+    ld->nchunks++;
 
     if (req->more) {
         /* 4. write this chunk; the load stays open for the next one */
         ld->phase = LD_WRITE;
         run_phase(ld);
         chunk_reset(ld);
+        log_failures(ld);
         if ((r = ld_majority(ld, false, e)) < 0)
             goto fail;
         reply->txn_id = ld->txn;
@@ -917,6 +944,8 @@ int fe_svc_load(void *ctx, const struct idl_load_req *req, struct idl_load_reply
     /* 4. write */
     ld->phase = LD_WRITE;
     run_phase(ld);
+    if (ld->nchunks > 1)
+        log_failures(ld);
     /* 5. commit */
     if ((r = FAULT_POINT("fe.load.before_commit")) < 0) {
         err_set(e, r, "load into '%s': injected fault before the commit of txn %lld", ld->table, (long long)ld->txn);
