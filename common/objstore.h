@@ -33,6 +33,8 @@
  * any I/O: "objstore.put", "objstore.get", "objstore.head", "objstore.list",
  * "objstore.delete"; and "objstore.put.after" after a put completed (the
  * object exists but the caller sees FLOE_EFAULT, as after a lost reply).
+ * The S3 driver also has "objstore.s3.part", hit once per multipart part
+ * before it is sent (a part that failed: the put fails and is aborted).
  */
 #ifndef FLOE_OBJSTORE_H
 #define FLOE_OBJSTORE_H

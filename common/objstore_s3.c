@@ -40,6 +40,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fault.h"
 #include "log.h"
 #include "objstore_int.h"
 
@@ -842,6 +843,12 @@ static void *mp_worker(void *arg)
                 done += (uint64_t)n;
             }
             body = chunk;
+        }
+        if (r == 0) {
+            /* test hook: one part fails after its retries (the upload must be aborted) */
+            r = FAULT_POINT("objstore.s3.part");
+            if (r < 0)
+                err_set(&e, r, "s3 PUT '%s': part %d: injected fault", m->what, i + 1);
         }
         if (r == 0) {
             char md5[32], query[512];

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fault.h"
 #include "fsutil.h"
 
 struct cctx {
@@ -295,6 +296,57 @@ static int case_multipart(struct cctx *c)
     return 0;
 }
 
+/*
+ * A multipart put whose second part fails (fault point objstore.s3.part,
+ * hit once per part before it is sent; at least one other part is stored
+ * by then) returns the error and leaves no object behind; a later put of
+ * the same key works. That the upload was aborted on the server (no
+ * incomplete upload left) is checked by the integration script with
+ * ListMultipartUploads where the server implements it.
+ */
+static int case_multipart_abort(struct cctx *c)
+{
+    if (!c->is_s3 || !fault_compiled_in())
+        return 1; /* skipped: no multipart on the local driver, no fault points */
+    struct err e;
+    size_t part = 5u << 20;
+    size_t n = 3 * part + 999;
+    char *data = malloc(n);
+    fill(data, n, 9);
+    int r = fault_set("objstore.s3.part=nth:2", &e);
+    CKR(c, r, 0, &e);
+    struct objstore_stats s0, s1;
+    objstore_stats_get(c->os, &s0);
+    r = objstore_put(c->os, "mpabort/obj", data, n, &e);
+    objstore_stats_get(c->os, &s1);
+    uint64_t hits = fault_hits("objstore.s3.part");
+    fault_clear();
+    CK(c, r == FLOE_EFAULT, "put with a failing part: %s: %s", err_name(r), err_msg(&e));
+    CK(c, strstr(err_msg(&e), "mpabort/obj") != NULL, "message does not name the key: %s", err_msg(&e));
+    CK(c, hits >= 2, "the part fault point was hit %" PRIu64 " times: not multipart", hits);
+    /* initiate + at least the one part that passed + abort */
+    CK(c, s1.requests[OBJSTORE_OP_PUT] - s0.requests[OBJSTORE_OP_PUT] >= 3,
+       "only %" PRIu64 " PUT requests", s1.requests[OBJSTORE_OP_PUT] - s0.requests[OBJSTORE_OP_PUT]);
+    r = objstore_head(c->os, "mpabort/obj", NULL, &e);
+    CKR(c, r, FLOE_ENOTFOUND, &e);
+    struct objstore_list l;
+    r = objstore_list(c->os, "mpabort/", &l, &e);
+    CKR(c, r, 0, &e);
+    CK(c, l.n == 0, "%zu objects listed after the failed put", l.n);
+    objstore_list_release(&l);
+    /* the key is not poisoned: the same put now succeeds */
+    r = objstore_put(c->os, "mpabort/obj", data, n, &e);
+    CKR(c, r, 0, &e);
+    char got[64];
+    r = objstore_get(c->os, "mpabort/obj", 2 * part - 32, 64, got, &e);
+    CKR(c, r, 0, &e);
+    CK(c, !memcmp(got, data + 2 * part - 32, 64), "object put after the failure differs");
+    r = objstore_delete(c->os, "mpabort/obj", &e);
+    CKR(c, r, 0, &e);
+    free(data);
+    return 0;
+}
+
 struct put_job {
     struct objstore *os;
     int from, to, rc;
@@ -535,6 +587,36 @@ static int case_bad_credentials(struct cctx *c)
     return 0;
 }
 
+/*
+ * Only with --expect-denied: the store as configured (e.g. a credentials
+ * file profile with a wrong secret) is refused with FLOE_EACCESS for put,
+ * get, head and list, without retries.
+ */
+static int case_denied(struct cctx *c)
+{
+    if (!c->opts->expect_denied)
+        return 1;
+    struct err e;
+    err_clear(&e);
+    struct objstore_stats s0, s1;
+    objstore_stats_get(c->os, &s0);
+    int r = objstore_put(c->os, "denied/x", "x", 1, &e);
+    CK(c, r == FLOE_EACCESS, "put: %s: %s", err_name(r), err_msg(&e));
+    r = objstore_get(c->os, "denied/x", 0, 1, (char[1]){0}, &e);
+    CK(c, r == FLOE_EACCESS, "get: %s: %s", err_name(r), err_msg(&e));
+    r = objstore_head(c->os, "denied/x", NULL, &e);
+    CK(c, r == FLOE_EACCESS, "head: %s: %s", err_name(r), err_msg(&e));
+    struct objstore_list l;
+    r = objstore_list(c->os, "", &l, &e);
+    CK(c, r == FLOE_EACCESS, "list: %s: %s", err_name(r), err_msg(&e));
+    objstore_stats_get(c->os, &s1);
+    uint64_t n = 0;
+    for (int k = 0; k < OBJSTORE_OP_N; k++)
+        n += s1.requests[k] - s0.requests[k];
+    CK(c, n == 4, "%" PRIu64 " requests for 4 denied calls: access denied was retried", n);
+    return 0;
+}
+
 struct bg_get {
     struct objstore *os;
     struct buf b;
@@ -636,12 +718,14 @@ static const struct ccase cases[] = {
     {"empty_object", case_empty_object},
     {"ranges", case_ranges},
     {"multipart", case_multipart},
+    {"multipart_abort", case_multipart_abort},
     {"list_pages", case_list_pages},
     {"delete_many", case_delete_many},
     {"conditional_get", case_conditional},
     {"not_found", case_not_found},
     {"concurrent", case_concurrent},
     {"bad_credentials", case_bad_credentials},
+    {"denied", case_denied},
     {"server_killed", case_server_killed},
     {"counters", case_counters},
 };

@@ -18,6 +18,8 @@ struct conformance_opts {
     const char *ctl;         /* command run as "<ctl> stop" / "<ctl> start" to kill and
                                 restart the server; NULL skips the kill case */
     const char *only;        /* run only these cases, comma-separated (NULL: all) */
+    bool expect_denied;      /* the store as configured must be refused (FLOE_EACCESS):
+                                runs the "denied" case, which is skipped otherwise */
     const char *quirks;      /* known server defects to tolerate, comma-separated:
                                 "dot-segments" (keys with "/./" are listed without it) */
 };

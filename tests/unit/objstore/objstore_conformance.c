@@ -4,7 +4,10 @@
  * Secrets belong in the environment (credentials=env), not on the command line.
  *
  *   objstore_conformance [--label L] [--verifies-signature] [--ctl CMD]
- *                        [--only CASE] [--quirks LIST] key=value...
+ *                        [--only CASE] [--quirks LIST] [--expect-denied] key=value...
+ *
+ * --expect-denied: the described store must refuse access (e.g. a profile
+ * with a wrong secret); use it with --only denied.
  *
  * Prints "PASS <label>.<case>" / "FAIL <label>.<case>: why" and exits 1 when
  * any case failed, 2 on bad arguments.
@@ -31,6 +34,8 @@ int main(int argc, char **argv)
             opts.label = argv[++i];
         } else if (!strcmp(a, "--verifies-signature")) {
             opts.verifies_signature = true;
+        } else if (!strcmp(a, "--expect-denied")) {
+            opts.expect_denied = true;
         } else if (!strcmp(a, "--ctl") && i + 1 < argc) {
             opts.ctl = argv[++i];
         } else if (!strcmp(a, "--quirks") && i + 1 < argc) {
