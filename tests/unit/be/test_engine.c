@@ -238,7 +238,7 @@ START_TEST(predicates_and_pruning)
     ck_assert_int_eq(bt_scan_opts(eng, TID, &o, &got, NULL, &e), 0);
     ck_assert_uint_eq(got.n, 100000 - (100000 / 7 + (100000 % 7 > 3)));
     bt_rows_free(&got);
-    /* string equality and IN, != excludes nulls */
+    /* string equality and IN (!= and > on every column type: predicates_ne_gt) */
     struct scan_value in[3] = { { .s = "s7-g0-tail", .slen = 10 }, { .s = "nope", .slen = 4 },
                                 { .s = "s8-g0-tail", .slen = 10 } };
     struct predicate ps = { .col = 4, .op = PRED_IN, .in = in, .nin = 3 };
