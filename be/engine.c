@@ -575,6 +575,13 @@ static void load_tablet(struct engine *eng, int64_t id)
             x->rs = rowset_ref(m.txns[i].rs);
             snprintf(x->rowset_id, sizeof(x->rowset_id), "%s", x->rs->id);
             x->nsegs = x->rs->nsegs;
+            /* every write of a committed txn completed: rebuild the per-write sizes and flags */
+            x->segs = xcalloc((size_t)x->nsegs + 1, sizeof(*x->segs));
+            if (x->nsegs > 0)
+                memcpy(x->segs, x->rs->segs, (size_t)x->nsegs * sizeof(*x->segs));
+            x->done = xcalloc((size_t)x->nsegs + 1, sizeof(*x->done));
+            for (int k = 0; k < x->nsegs; k++)
+                x->done[k] = true;
             x->write_ms = x->rs->newest_write_ms;
         }
         t->ntxns = m.ntxns;

@@ -297,8 +297,7 @@ static void abort_crash_case(const struct abort_spec *a)
     bool existed = false;
     if (a->txn_survives) {
         /* the abort did not reach the meta: the txn is committed as before (the meta names its rowset),
-         * its files kept by the sweep. (engine_txn_info is not used: on a txn reloaded from the meta it
-         * reads the per-write flags, which are not rebuilt at load.) */
+         * its files kept by the sweep */
         char *mp = xasprintf("%s/meta/%d.json", dir, TID);
         struct buf m = BUF_INIT;
         ck_assert_int_eq(fs_read_file(mp, &m, 1 << 20, NULL), 0);
@@ -310,6 +309,17 @@ static void abort_crash_case(const struct abort_spec *a)
             ck_assert_int_eq(access(p, F_OK), 0);
             free(p);
         }
+        /* a txn reloaded from the meta answers like one committed in this process (the per-write
+         * flags are rebuilt at load), and a retried commit is a no-op */
+        uint64_t rows = 0;
+        struct rowset *rs = NULL;
+        ck_assert_int_eq(engine_txn_info(eng, TID, 99, &rows, &rs, &e), 0);
+        ck_assert_uint_eq(rows, 1000);
+        ck_assert_ptr_nonnull(rs);
+        ck_assert_str_eq(rs->id, rsid);
+        ck_assert_int_eq(rs->nsegs, 2);
+        rowset_unref(rs);
+        ck_assert_int_eq(engine_txn_commit(eng, TID, 99, &e), 0);
         /* the FE's abort is retried and completes */
         ck_assert_int_eq(engine_txn_abort_ex(eng, TID, 99, &existed, &e), 0);
         ck_assert(existed);
