@@ -34,6 +34,7 @@ void engine_opts_default(struct engine_opts *o)
     o->base_min_rowsets = 8;
     o->base_size_ratio_pct = 30;
     o->stale_rowset_keep_ms = 300 * 1000;
+    o->txn_timeout_ms = 3600 * 1000;
 }
 
 const char *engine_root(const struct engine *eng) { return eng->root; }
@@ -724,7 +725,9 @@ int engine_open(const struct engine_opts *o, struct engine **ret, struct err *e)
     }
     if (eng->opts.stale_rowset_keep_ms < 0)
         eng->opts.stale_rowset_keep_ms = 0;
-    if (eng->opts.auto_compaction || eng->opts.stale_rowset_keep_ms > 0) {
+    if (eng->opts.txn_timeout_ms < 0)
+        eng->opts.txn_timeout_ms = 0;
+    if (eng->opts.auto_compaction || eng->opts.stale_rowset_keep_ms > 0 || eng->opts.txn_timeout_ms > 0) {
         if (pthread_create(&eng->sched, NULL, sched_main, eng) != 0) {
             r = err_set(e, FLOE_EINTERNAL, "engine: cannot start the compaction scheduler");
             goto fail;
@@ -739,9 +742,17 @@ fail:
     return r;
 }
 
+/* How often the scheduler looks for timed-out txns: a quarter of the timeout, at most once a minute. */
+static int64_t txn_check_period_ms(const struct engine *eng)
+{
+    int64_t p = eng->opts.txn_timeout_ms / 4;
+    return p < 60000 ? p : 60000;
+}
+
 static void *sched_main(void *arg)
 {
     struct engine *eng = arg;
+    int64_t next_txn_check = fs_now_ms() + txn_check_period_ms(eng);
     pthread_mutex_lock(&eng->mu);
     while (!eng->stop) {
         struct timespec ts;
@@ -757,7 +768,16 @@ static void *sched_main(void *arg)
         for (size_t i = 0; i < n; i++)
             ts2[i] = tablet_ref(eng->tablets[i]);
         pthread_mutex_unlock(&eng->mu);
+        int64_t now = fs_now_ms();
+        bool txn_check = eng->opts.txn_timeout_ms > 0 && now >= next_txn_check;
+        if (txn_check)
+            next_txn_check = now + txn_check_period_ms(eng);
         for (size_t i = 0; i < n; i++) {
+            struct err te = { 0 };
+            if (txn_check && !ts2[i]->bad && !ts2[i]->dropped &&
+                engine_txn_expire(eng, ts2[i]->id, now, eng->opts.txn_timeout_ms, NULL, &te) < 0 &&
+                te.code != FLOE_ENOTFOUND)
+                tlog_warn(ts2[i]->id, "expiring timed-out txns: %s", err_msg(&te));
             expire_schedule_tablet(eng, ts2[i]);
             if (eng->opts.auto_compaction)
                 compaction_schedule_tablet(eng, ts2[i]);

@@ -48,9 +48,12 @@ struct engine_opts {
     int base_size_ratio_pct;           /* ...or once the rest is this % of the base's size */
     int64_t stale_rowset_keep_ms;      /* keep compacted-away local rowsets this long for scans at older
                                           versions; 0 = delete them once no snapshot uses them */
+    int64_t txn_timeout_ms;            /* an unpublished txn (staged or committed) with no write or commit
+                                          for this long is aborted by the scheduler; 0 = never */
 };
 
-/* Defaults: 4 workers, 1 compaction thread, auto off, 5 / 50 / 64 MiB / 8 / 30%, stale rowsets kept 300 s. */
+/* Defaults: 4 workers, 1 compaction thread, auto off, 5 / 50 / 64 MiB / 8 / 30%, stale rowsets kept 300 s,
+ * txns time out after 1 h. */
 void engine_opts_default(struct engine_opts *o);
 
 int engine_open(const struct engine_opts *o, struct engine **ret, struct err *e);
@@ -155,6 +158,17 @@ int compaction_merge_to_local(struct schema *schema, struct rowset *const *in, s
  * this every compaction interval when auto_compaction or a keep time is set.
  */
 int engine_expire_stale(struct engine *eng, int64_t tablet_id, int64_t now_ms, size_t *ret_n, struct err *e);
+/*
+ * Aborts the tablet's unpublished txns (staged or committed) whose newest
+ * write or commit is older than now_ms - timeout_ms (now_ms < 0: the wall
+ * clock now), as engine_txn_abort does: their files go, a committed one
+ * leaves the meta. *ret_n (may be NULL) = how many. The background
+ * scheduler does this about once a minute when txn_timeout_ms is set: it
+ * bounds what a coordinator that vanished between write and publish leaves
+ * on disk.
+ */
+int engine_txn_expire(struct engine *eng, int64_t tablet_id, int64_t now_ms, int64_t timeout_ms, size_t *ret_n,
+                      struct err *e);
 /* Merge exactly rowsets [from, to] (indexes in the current version); for tests and cooldown. */
 int engine_compact_range(struct engine *eng, int64_t tablet_id, size_t from, size_t to, struct err *e);
 

@@ -55,6 +55,7 @@ struct be_conf {
     int64_t base_min_rowsets;
     int64_t base_size_ratio_pct;
     int64_t stale_rowset_keep_s;
+    int64_t txn_timeout_s;
     char *log_level;
     char *log_file;
 };
@@ -85,6 +86,7 @@ static const struct conf_entry be_conf_table[] = {
     { "base_min_rowsets", CONF_INT, 2, 100000, "8", "rowsets that trigger a base compaction", F(base_min_rowsets) },
     { "base_size_ratio_pct", CONF_INT, 1, 100000, "30", "base compaction also runs when the newer rowsets reach this % of the base", F(base_size_ratio_pct) },
     { "stale_rowset_keep_s", CONF_INT, 0, 86400, "300s", "keep compacted-away local rowsets this long so scans at older versions still work (0 = delete them once no scan uses them)", F(stale_rowset_keep_s) },
+    { "txn_timeout_s", CONF_INT, 0, 7 * 86400, "1h", "abort a load txn that was written or committed but neither published nor aborted for this long, and drop its files (0 = never)", F(txn_timeout_s) },
     { "log_level", CONF_STRING, 0, 0, "info", "debug, info, warn, error or off", F(log_level) },
     { "log_file", CONF_STRING, 0, 0, "", "append logs to this file; empty = stderr", F(log_file) },
     CONF_END,
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
     eo.base_min_rowsets = (int)cf.base_min_rowsets;
     eo.base_size_ratio_pct = (int)cf.base_size_ratio_pct;
     eo.stale_rowset_keep_ms = cf.stale_rowset_keep_s * 1000;
+    eo.txn_timeout_ms = cf.txn_timeout_s * 1000;
     if (engine_open(&eo, &eng, &e) < 0) {
         fprintf(stderr, "floe-be: %s\n", err_msg(&e));
         goto out;

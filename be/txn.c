@@ -249,6 +249,20 @@ int engine_txn_publish(struct engine *eng, int64_t tablet_id, int64_t txn_id, in
     return engine_tablet_exec(eng, tablet_id, publish_on_worker, &c, e);
 }
 
+/* Worker only: drops an unpublished txn, its meta entry first when committed, then its files. */
+static int drop_txn(struct tablet *t, struct stx *x, struct err *e)
+{
+    int64_t txn_id = x->txn_id;
+    int r = FAULT_POINT("txn.abort");
+    if (r < 0)
+        return err_set(e, r, "tablet %lld txn %lld: injected abort fault", (long long)t->id, (long long)txn_id);
+    if (x->committed && (r = tablet_save_meta(t, t->cur, txn_id, NULL, NULL, e)) < 0)
+        return r;
+    rowset_delete_local_files(t->data_dir, x->rowset_id, x->nsegs);
+    remove_txn(t, x);
+    return 0;
+}
+
 static int abort_on_worker(struct tablet *t, void *arg, struct err *e)
 {
     int64_t txn_id = *(int64_t *)arg;
@@ -259,16 +273,50 @@ static int abort_on_worker(struct tablet *t, void *arg, struct err *e)
     struct stx *x = find_txn(t, txn_id);
     if (!x)
         return 0;
-    int r = FAULT_POINT("txn.abort");
+    int r = drop_txn(t, x, e);
     if (r < 0)
-        return err_set(e, r, "tablet %lld txn %lld: injected abort fault", (long long)t->id, (long long)txn_id);
-    if (x->committed && (r = tablet_save_meta(t, t->cur, txn_id, NULL, NULL, e)) < 0)
         return r;
-    rowset_delete_local_files(t->data_dir, x->rowset_id, x->nsegs);
-    remove_txn(t, x);
     tlog_debug(t->id, "txn %lld aborted", (long long)txn_id);
     count_txn("aborted");
     return 0;
+}
+
+struct txn_expire_ctx {
+    int64_t now_ms, timeout_ms;
+    size_t n;
+};
+
+static int expire_on_worker(struct tablet *t, void *arg, struct err *e)
+{
+    struct txn_expire_ctx *c = arg;
+    for (size_t i = 0; i < t->ntxns;) {
+        struct stx *x = &t->txns[i];
+        int64_t idle = c->now_ms - x->write_ms;
+        if (idle <= c->timeout_ms) {
+            i++;
+            continue;
+        }
+        int64_t txn_id = x->txn_id;
+        bool committed = x->committed;
+        int r = drop_txn(t, x, e);   /* x is gone: the next txn moved into slot i */
+        if (r < 0)
+            return r;
+        tlog_warn(t->id, "txn %lld %s but neither published nor aborted for %lld s: aborted (txn_timeout_s)",
+                  (long long)txn_id, committed ? "committed" : "written", (long long)(idle / 1000));
+        count_txn("expired");
+        c->n++;
+    }
+    return 0;
+}
+
+int engine_txn_expire(struct engine *eng, int64_t tablet_id, int64_t now_ms, int64_t timeout_ms, size_t *ret_n,
+                      struct err *e)
+{
+    struct txn_expire_ctx c = { now_ms < 0 ? fs_now_ms() : now_ms, timeout_ms < 0 ? 0 : timeout_ms, 0 };
+    int r = engine_tablet_exec(eng, tablet_id, expire_on_worker, &c, e);
+    if (ret_n)
+        *ret_n = c.n;
+    return r;
 }
 
 int engine_txn_abort(struct engine *eng, int64_t tablet_id, int64_t txn_id, struct err *e)

@@ -41,7 +41,7 @@ missing=""
 for k in fe_address rpc_port http_port storage_root cluster_token_file report_interval_s \
          cooldown_check_interval_s remote_gc_interval_s remote_gc_grace_s file_cache_dir \
          file_cache_capacity_mb file_cache_block_kb workers compaction_enabled cumulative_min_rowsets \
-         base_min_rowsets; do
+         base_min_rowsets stale_rowset_keep_s txn_timeout_s; do
     [[ $out == *"$k = "* ]] || missing="$missing $k"
 done
 [ -z "$missing" ] && pass "--help-config lists every key" || fail "--help-config misses:$missing"

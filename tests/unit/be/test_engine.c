@@ -162,6 +162,72 @@ START_TEST(abort_removes_files)
 }
 END_TEST
 
+/* Txns left unpublished: aborted once idle past the timeout, by engine_txn_expire and by the scheduler. */
+START_TEST(txn_timeout_expires)
+{
+    char *dir;
+    struct schema *s;
+    struct engine *eng = setup(&dir, &s, KEY_DUPLICATE);
+    struct err e = { 0 };
+    char *ddir = xasprintf("%s/data/%d", dir, TID);
+    bt_load(eng, TID, 1, 2, s, 0, 100, 0);
+    struct column_batch b;
+    bt_batch(&b, s, 100, 200, 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 5, &b, &e), 0);   /* staged */
+    ck_assert_int_eq(engine_txn_write(eng, TID, 6, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_write(eng, TID, 6, &b, &e), 0);   /* two segments */
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 6, &e), 0);     /* committed, in the meta */
+    ck_assert_uint_eq(bt_count_files(ddir), 4);
+    size_t n = 99;
+    /* not idle long enough yet: nothing goes */
+    ck_assert_int_eq(engine_txn_expire(eng, TID, -1, 60000, &n, &e), 0);
+    ck_assert_uint_eq(n, 0);
+    struct tablet_info ti;
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_eq(ti.ntxns, 2);
+    /* two minutes later both are past a one-minute timeout */
+    ck_assert_int_eq(engine_txn_expire(eng, TID, fs_now_ms() + 120000, 60000, &n, &e), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_eq(ti.ntxns, 0);
+    ck_assert_int_eq(ti.max_version, 2);
+    ck_assert_uint_eq(bt_count_files(ddir), 1);                   /* only the published rowset */
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 6, 3, &e), FLOE_ENOTFOUND);
+    ck_assert_int_eq(engine_txn_expire(eng, 4242, -1, 0, &n, &e), FLOE_ENOTFOUND);
+    /* the expiry of the committed txn is in the meta: a restart does not bring it back */
+    engine_close(eng);
+    struct engine_opts o;
+    engine_opts_default(&o);
+    o.root = dir;
+    o.workers = 2;
+    o.compaction_interval_ms = 20;
+    o.txn_timeout_ms = 100;   /* the scheduler checks every 25 ms */
+    ck_assert_msg(engine_open(&o, &eng, &e) == 0, "engine_open: %s", err_msg(&e));
+    ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+    ck_assert_uint_eq(ti.ntxns, 0);
+    struct bt_rows got = { 0 };
+    bt_scan_all(eng, TID, -1, &got);
+    ck_assert_uint_eq(got.n, 100);
+    bt_rows_free(&got);
+    /* the scheduler aborts a txn nobody finishes */
+    ck_assert_int_eq(engine_txn_write(eng, TID, 7, &b, &e), 0);
+    ck_assert_int_eq(engine_txn_commit(eng, TID, 7, &e), 0);
+    int64_t deadline = fs_now_ms() + 20000;
+    do {
+        ck_assert_int_eq(engine_tablet_info(eng, TID, &ti, &e), 0);
+        if (ti.ntxns == 0)
+            break;
+        usleep(10000);
+    } while (fs_now_ms() < deadline);
+    ck_assert_msg(ti.ntxns == 0, "the scheduler did not expire txn 7 within 20 s");
+    ck_assert_uint_eq(bt_count_files(ddir), 1);
+    ck_assert_int_eq(engine_txn_publish(eng, TID, 7, 3, &e), FLOE_ENOTFOUND);
+    column_batch_release(&b);
+    free(ddir);
+    teardown(eng, dir, s);
+}
+END_TEST
+
 START_TEST(unique_merge)
 {
     char *dir;
@@ -1144,6 +1210,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, load_publish_scan_versions);
     tcase_add_test(tc, abort_removes_files);
+    tcase_add_test(tc, txn_timeout_expires);
     tcase_add_test(tc, unique_merge);
     tcase_add_test(tc, predicates_and_pruning);
     tcase_add_test(tc, predicates_ne_gt);
