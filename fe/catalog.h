@@ -80,6 +80,7 @@ struct fe_backend {
     bool decommissioned;
     /* soft */
     int64_t last_hb_ms;        /* set to the load time after a restart */
+    bool ping_inflight;        /* runtime: the FE's ping to it has not returned yet */
     int64_t last_report_ms;
     int64_t nreplicas;         /* replicas placed here (derived) */
     int64_t nuploaders;        /* tablets whose cooldown replica is here (derived) */

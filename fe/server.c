@@ -369,13 +369,35 @@ struct small_job {
     int64_t backend_id, tablet_id, id2, term;
 };
 
+/* One ping in flight per backend: a backend that does not answer gets no queue of pings. */
+static bool ping_claim(struct fe_server *s, int64_t backend_id)
+{
+    pthread_mutex_lock(&s->lock);
+    struct fe_backend *b = catalog_backend(&s->meta->cat, backend_id);
+    bool ok = b && !b->ping_inflight;
+    if (ok)
+        b->ping_inflight = true;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+static void ping_done(struct fe_server *s, int64_t backend_id)
+{
+    pthread_mutex_lock(&s->lock);
+    struct fe_backend *b = catalog_backend(&s->meta->cat, backend_id);
+    if (b)
+        b->ping_inflight = false;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void small_job_run(void *arg)
 {
     struct small_job *j = arg;
     struct fe_server *s = j->s;
     struct rpc_client *cl;
     struct err e = { 0 };
-    int r = fe_be_client(s, j->backend_id, BE_CTL, &cl, &e);
+    /* pings go on the push channel: a stopped backend holds a sender thread for seconds, not minutes */
+    int r = fe_be_client(s, j->backend_id, j->kind == 2 ? BE_PUSH : BE_CTL, &cl, &e);
     /* the confirmation is journaled and the send is on its way: a delay here
      * is a master that stalls (GC pause, SIGSTOP) and is deposed meanwhile */
     if (r == 0 && j->kind == 0 && FAULT_POINT("fe.delete.before_send") < 0) {
@@ -433,6 +455,8 @@ static void small_job_run(void *arg)
         }
         idl_ping_req_release(&rq);
     }
+    if (j->kind == 2)
+        ping_done(s, j->backend_id);
     if (r < 0 && fe_fenced(s, j->backend_id, j->kind == 0 ? "cooldown_delete" : j->kind == 1 ? "drop_tablet" : "ping",
                            &e))
         ;
@@ -444,13 +468,17 @@ static void small_job_run(void *arg)
 
 static void submit_small(struct fe_server *s, int kind, int64_t be, int64_t tablet, int64_t id2, int64_t term)
 {
+    if (kind == 2 && !ping_claim(s, be))
+        return;  /* the last ping has not returned: this round skips it */
     struct small_job *j = xcalloc(1, sizeof(*j));
     *j = (struct small_job){ s, kind, be, tablet, id2, term };
     if (tpool_try_submit(s->sender, small_job_run, j) < 0) {
-        if (kind == 2)
+        if (kind == 2) {
+            ping_done(s, be);
             free(j);  /* a ping can wait for the next round */
-        else
+        } else {
             small_job_run(j);
+        }
     }
 }
 

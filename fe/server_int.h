@@ -26,9 +26,10 @@ struct rpc_server;
 struct rpc_client;
 struct tpool;
 
-/* Three clients per backend: control (deletes, clones, creates, pings), data
- * (loads, scans) and push (cooldown confs, with short connect and call
- * timeouts), so neither a long load nor a hung backend delays a conf push. */
+/* Three clients per backend: control (deletes, drops, clones, creates), data
+ * (loads, scans) and push (cooldown confs and pings, with short connect and
+ * call timeouts), so neither a long load nor a hung backend delays a conf
+ * push or holds the sender pool for long. */
 enum be_chan { BE_CTL = 0, BE_DATA = 1, BE_PUSH = 2 };
 #define BE_CHANS 3
 #define FE_PUSH_CONNECT_MS 1000   /* connect + handshake of a push */

@@ -7,6 +7,7 @@
 #  - a BE keeps its backend id across a restart;
 #  - `scan --format json` prints one JSON object per row; `load --header`
 #    skips the header line (without --header the same file is refused);
+#  - pings to a paused BE do not hold up a table drop on the healthy BEs;
 #  - a paused BE misses a load (which publishes by majority), its replicas
 #    are reported lagging behind; once resumed, repair brings every replica
 #    back to normal at the tablet's version and the scan is unchanged;
@@ -145,6 +146,16 @@ check "scan checksum of 2000 rows" test "${sum0%% *}" = 2000
 # marks its replicas lagging; resumed, repair catches them up.
 be_pause 2
 check "FE sees paused BE 2 dead" wait_for 30 be_dead 2
+# The FE has pinged the stopped BE every second meanwhile. Those pings must
+# not hold the FE's sender threads: a table dropped now is gone from the
+# healthy BEs within seconds (they waited up to 120 s per ping before).
+check "table create while BE 2 is paused" fctl table create d --schema "k:int64,v:double" --key k --buckets 2 --replicas 2
+d_tablets=$(tablets_field d "' '.join(sorted({str(x['tablet']) for x in r}))")
+d_files() { local i id n=0; for i in 1 3 4; do for id in $d_tablets; do [ -e "$T/be$i/storage/meta/$id.json" ] && n=$((n + 1)); done; done; echo "$n"; }
+check "table d has 4 replica metas on the healthy BEs" test "$(d_files)" -eq 4
+check "table drop while BE 2 is paused" fctl table drop d
+d_gone() { [ "$(d_files)" -eq 0 ]; }
+check "the healthy BEs dropped table d's tablets within 15 s (pings to the paused BE hold no sender)" wait_for 15 d_gone
 gen 2000 3000 >"$T/b.csv"
 out=$(fctl --json load t "$T/b.csv"); rc=$?
 check "load with BE 2 paused succeeds by majority" test $rc -eq 0
