@@ -150,8 +150,7 @@ static int handshake(struct rpc_client *c, int64_t deadline, struct err *e)
     if (h.kind != RPC_AUTH || h.status != 0 || h.method != RPC_AUTH_CHALLENGE ||
         h.len != AUTH_NONCE_LEN) {
         if (h.status != 0)
-            return err_set(e, h.status, "%s refused the connection: %.*s", c->addr,
-                           (int)(h.len < 400 ? h.len : 400), buf_cstr(&c->io));
+            return rpc_status_error(&h, &c->io, c->addr, "refused the connection", e);
         return err_set(e, FLOE_EPROTO, "%s: unexpected handshake frame (kind %u step %u)",
                        c->addr, h.kind, h.method);
     }
@@ -169,8 +168,7 @@ static int handshake(struct rpc_client *c, int64_t deadline, struct err *e)
         return err_set(e, FLOE_EPROTO, "%s: unexpected handshake frame (kind %u step %u)",
                        c->addr, h.kind, h.method);
     if (h.status != 0)
-        return err_set(e, h.status, "%s refused authentication: %.*s", c->addr,
-                       (int)(h.len < 400 ? h.len : 400), buf_cstr(&c->io));
+        return rpc_status_error(&h, &c->io, c->addr, "refused authentication", e);
     if (!auth_proof_ok(c->token, AUTH_SERVER, cn, sn, (const uint8_t *)c->io.data, h.len))
         return err_set(e, FLOE_EAUTH,
                        "%s failed to prove the cluster token (different token or not a floe node)",
@@ -246,10 +244,7 @@ static int call_locked(struct rpc_client *c, uint32_t method, const void *req, s
         goto fail;
     }
     if (h.status != 0) {
-        int n = (int)(ret_reply->len < ERR_MSG_MAX ? ret_reply->len : ERR_MSG_MAX);
-        rc = err_set(e, h.status, "%.*s", n, buf_cstr(ret_reply));
-        if (n == 0 && e)
-            snprintf(e->msg, sizeof(e->msg), "%s", err_str(h.status));
+        rc = rpc_status_error(&h, ret_reply, c->addr, NULL, e);
         buf_reset(ret_reply);
         /* the server closes the connection after these */
         if (h.status == FLOE_ESHUTDOWN || h.status == FLOE_ELIMIT || h.status == FLOE_EAUTH)

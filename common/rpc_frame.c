@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -178,4 +179,19 @@ int rpc_read_frame(int fd, size_t max_frame, struct rpc_header *h, struct buf *b
         buf_setlen(body, h->len);
     }
     return 0;
+}
+
+int rpc_status_error(const struct rpc_header *h, const struct buf *body, const char *peer, const char *refusal,
+                     struct err *e)
+{
+    const char *text = buf_cstr(body);
+    if (refusal) {
+        int n = (int)(body->len < 400 ? body->len : 400);
+        return err_set(e, h->status, "%s %s: %.*s", peer, refusal, n, text);
+    }
+    int n = (int)(body->len < ERR_MSG_MAX ? body->len : ERR_MSG_MAX);
+    int rc = err_set(e, h->status, "%.*s", n, text);
+    if (n == 0 && e)
+        snprintf(e->msg, sizeof(e->msg), "%s", err_str(h->status));
+    return rc;
 }

@@ -31,6 +31,15 @@ int rpc_read_full(int fd, void *p, size_t n, int64_t deadline_ms, int eof_ok, co
 int rpc_read_frame(int fd, size_t max_frame, struct rpc_header *h, struct buf *body,
                    int64_t deadline_ms, int eof_ok, const char *peer, struct err *e);
 
+/*
+ * The caller's error for a frame with a non-zero status (h->status is the
+ * code, body its payload). refusal == NULL (a REPLY): the message is the
+ * payload text, cut to fit, or err_str(status) when empty. Otherwise (an
+ * AUTH refusal): "PEER REFUSAL: text". Returns h->status.
+ */
+int rpc_status_error(const struct rpc_header *h, const struct buf *body, const char *peer, const char *refusal,
+                     struct err *e);
+
 int rpc_set_nonblock(int fd);
 
 #endif

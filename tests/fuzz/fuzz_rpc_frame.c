@@ -96,23 +96,14 @@ static int read_like_client(const uint8_t *data, size_t size, const struct rpc_h
     return rc;
 }
 
-/* An error reply as the client turns it into the caller's struct err
- * (rpc_client.c: call_locked for REPLY frames, handshake for AUTH refusals). */
+/* An error reply turned into the caller's struct err by rpc_status_error, as
+ * the client does (call_locked for REPLY frames, handshake for AUTH refusals). */
 static void check_error_reply(const struct rpc_header *h, const struct buf *body)
 {
     struct err e = { 0 };
-    int rc;
     const char *text = buf_cstr(body);
-    int n;
-    if (h->kind == RPC_REPLY) {
-        n = (int)(body->len < ERR_MSG_MAX ? body->len : ERR_MSG_MAX);
-        rc = err_set(&e, h->status, "%.*s", n, text);
-        if (n == 0)
-            snprintf(e.msg, sizeof(e.msg), "%s", err_str(h->status));
-    } else {
-        n = (int)(h->len < 400 ? h->len : 400);
-        rc = err_set(&e, h->status, "%s refused the connection: %.*s", "fuzz", n, text);
-    }
+    int n = (int)(body->len < ERR_MSG_MAX ? body->len : ERR_MSG_MAX);
+    int rc = rpc_status_error(h, body, "fuzz", h->kind == RPC_REPLY ? NULL : "refused the connection", &e);
     if (rc != h->status || e.code != h->status)
         abort();   /* the caller must see the server's code */
     size_t mlen = strnlen(e.msg, sizeof(e.msg));
