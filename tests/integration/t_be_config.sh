@@ -76,23 +76,6 @@ kill -TERM "$pid"; wait_for 20 stopped; wait "$pid" 2>/dev/null
 
 # The example config: a copy with only paths and ports changed (every other
 # line byte for byte), so a bad key or value in the example fails here.
-adapt_conf() {   # adapt_conf SRC DST KEY=VALUE...: each KEY must be set in SRC
-    python3 - "$@" <<'PY'
-import re, sys
-src, dst, subs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-lines = open(src).read().split("\n")
-seen = set()
-for i, l in enumerate(lines):
-    m = re.match(r"^([a-z0-9_]+)\s*=", l)
-    if m and m.group(1) in subs:
-        seen.add(m.group(1))
-        lines[i] = "%s = %s" % (m.group(1), subs[m.group(1)])
-missing = set(subs) - seen
-if missing:
-    sys.exit("%s does not set %s" % (src, " ".join(sorted(missing))))
-open(dst, "w").write("\n".join(lines))
-PY
-}
 ex=$FLOE_ROOT/deploy/conf/be.conf
 ex_rpc=$(free_port); ex_http=$(free_port); ex_fe=$(free_port)
 while [ "$ex_http" = "$ex_rpc" ]; do ex_http=$(free_port); done

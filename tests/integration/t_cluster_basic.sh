@@ -7,17 +7,6 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/cluster.sh"
 
-# keys_ok TABLE N: the scan returns keys 0..N-1, each exactly once.
-keys_ok() {
-    fctl scan "$1" --columns k --format csv | python3 -c '
-import sys
-n = int(sys.argv[1])
-ks = [l.strip() for l in sys.stdin if l.strip() and l.strip() != "k"]
-ok = sorted(int(k) for k in ks) == list(range(n))
-if not ok:
-    print("got %d keys, %d distinct, want 0..%d" % (len(ks), len(set(ks)), n - 1), file=sys.stderr)
-sys.exit(0 if ok else 1)' "$2"
-}
 
 cluster_init 3
 cluster_start || { fail "cluster start"; cluster_finish; }

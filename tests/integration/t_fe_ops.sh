@@ -22,21 +22,8 @@ mkdir -p "$T/exfe/meta"
 (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$T/exfe/token"; echo >>"$T/exfe/token")
 ex_rpc=$(free_port); ex_http=$(free_port)
 while [ "$ex_http" = "$ex_rpc" ]; do ex_http=$(free_port); done
-python3 - "$FLOE_ROOT/deploy/conf/fe.conf" "$T/exfe/fe.conf" rpc_port="$ex_rpc" http_port="$ex_http" \
-    meta_dir="$T/exfe/meta" cluster_token_file="$T/exfe/token" <<'PY'
-import re, sys
-src, dst, subs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-lines = open(src).read().split("\n")
-seen = set()
-for i, l in enumerate(lines):
-    m = re.match(r"^([a-z0-9_]+)\s*=", l)
-    if m and m.group(1) in subs:
-        seen.add(m.group(1))
-        lines[i] = "%s = %s" % (m.group(1), subs[m.group(1)])
-if set(subs) - seen:
-    sys.exit("%s does not set %s" % (src, " ".join(sorted(set(subs) - seen))))
-open(dst, "w").write("\n".join(lines))
-PY
+adapt_conf "$FLOE_ROOT/deploy/conf/fe.conf" "$T/exfe/fe.conf" rpc_port="$ex_rpc" http_port="$ex_http" \
+    meta_dir="$T/exfe/meta" cluster_token_file="$T/exfe/token"
 check "example fe.conf copied with only paths and ports changed" \
     test "$(diff "$FLOE_ROOT/deploy/conf/fe.conf" "$T/exfe/fe.conf" | grep -c '^>')" -eq 4
 "$fe_bin" --config "$T/exfe/fe.conf" >>"$T/exfe/log" 2>&1 </dev/null &

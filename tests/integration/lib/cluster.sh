@@ -43,6 +43,18 @@ cooldown_check_interval_s = 1
 remote_gc_interval_s = 2
 remote_gc_grace_s = 2"
 
+# keys_ok TABLE N: the scan returns keys 0..N-1, each exactly once.
+keys_ok() {
+    fctl scan "$1" --columns k --format csv | python3 -c '
+import sys
+n = int(sys.argv[1])
+ks = [l.strip() for l in sys.stdin if l.strip() and l.strip() != "k"]
+ok = sorted(int(k) for k in ks) == list(range(n))
+if not ok:
+    print("got %d keys, %d distinct, want 0..%d" % (len(ks), len(set(ks)), n - 1), file=sys.stderr)
+sys.exit(0 if ok else 1)' "$2"
+}
+
 # gen START COUNT [SEED]: CSV rows of the test schema (see lib/gen_rows.py).
 gen() { python3 "$FLOE_ROOT/tests/integration/lib/gen_rows.py" "$@"; }
 

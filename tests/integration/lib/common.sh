@@ -100,3 +100,23 @@ finish() {
     [ $_floe_failed -eq 0 ] && [ $_floe_passed -gt 0 ]
     exit $?
 }
+
+# adapt_conf SRC DST KEY=VALUE...: copies a config file with only KEY lines
+# replaced (every other line byte for byte); fails if SRC does not set a KEY.
+adapt_conf() {
+    python3 - "$@" <<'PY'
+import re, sys
+src, dst, subs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+lines = open(src).read().split("\n")
+seen = set()
+for i, l in enumerate(lines):
+    m = re.match(r"^([a-z0-9_]+)\s*=", l)
+    if m and m.group(1) in subs:
+        seen.add(m.group(1))
+        lines[i] = "%s = %s" % (m.group(1), subs[m.group(1)])
+missing = set(subs) - seen
+if missing:
+    sys.exit("%s does not set %s" % (src, " ".join(sorted(missing))))
+open(dst, "w").write("\n".join(lines))
+PY
+}
