@@ -27,7 +27,8 @@ static void prepare(const char *dir, struct schema *s)
     engine_close(eng);
 }
 
-static void child(const char *dir, struct schema *s, const char *spec)
+/* In a forked child: arms the fault spec and opens the engine, or exits 3 / 4. */
+static struct engine *child_engine(const char *dir, const char *spec)
 {
     struct err e = { 0 };
     if (fault_set(spec, &e) < 0)
@@ -39,6 +40,13 @@ static void child(const char *dir, struct schema *s, const char *spec)
     struct engine *eng;
     if (engine_open(&o, &eng, &e) < 0)
         _exit(4);
+    return eng;
+}
+
+static void child(const char *dir, struct schema *s, const char *spec)
+{
+    struct err e = { 0 };
+    struct engine *eng = child_engine(dir, spec);
     struct column_batch b;
     bt_batch(&b, s, 3000, 4000, 0);
     if (engine_txn_write(eng, TID, 99, &b, &e) < 0 || engine_txn_commit(eng, TID, 99, &e) < 0 ||
@@ -174,15 +182,7 @@ static const struct abort_spec abort_specs[] = {
 static void abort_child(const char *dir, struct schema *s, const struct abort_spec *a)
 {
     struct err e = { 0 };
-    if (fault_set(a->spec, &e) < 0)
-        _exit(3);
-    struct engine_opts o;
-    engine_opts_default(&o);
-    o.root = dir;
-    o.workers = 2;
-    struct engine *eng;
-    if (engine_open(&o, &eng, &e) < 0)
-        _exit(4);
+    struct engine *eng = child_engine(dir, a->spec);
     struct column_batch b1, b2;
     bt_batch(&b1, s, 3000, 3500, 0);
     bt_batch(&b2, s, 3500, 4000, 0);
