@@ -262,6 +262,20 @@ static void worker_write(struct ld_worker *w, struct rpc_client *cl)
     }
 }
 
+/* The replica's entry in a per-tablet reply: true when it succeeded; otherwise
+ * (failed or missing) false, with its message kept in r->err. */
+static bool rep_result(struct ld_rep *r, const struct idl_tablet_result *res, size_t n, const char *what)
+{
+    bool ok = false;
+    for (size_t k = 0; k < n; k++)
+        if (res[k].tablet_id == r->tablet_id) {
+            ok = res[k].code == 0;
+            if (!ok)
+                snprintf(r->err, sizeof(r->err), "%s: %s", what, res[k].message ? res[k].message : "failed");
+        }
+    return ok;
+}
+
 static void worker_commit(struct ld_worker *w, struct rpc_client *cl)
 {
     struct ld *ld = w->ld;
@@ -283,14 +297,7 @@ static void worker_commit(struct ld_worker *w, struct rpc_client *cl)
                 struct ld_rep *r = &ld->reps[i];
                 if (r->backend_id != w->backend_id || !rep_in_phase(ld, r))
                     continue;
-                bool ok = false;
-                for (size_t k = 0; k < cp.tablets_len; k++)
-                    if (cp.tablets[k].tablet_id == r->tablet_id) {
-                        ok = cp.tablets[k].code == 0;
-                        if (!ok)
-                            snprintf(r->err, sizeof(r->err), "commit_txn: %s",
-                                     cp.tablets[k].message ? cp.tablets[k].message : "failed");
-                    }
+                bool ok = rep_result(r, cp.tablets, cp.tablets_len, "commit_txn");
                 r->committed = ok;
                 r->failed = !ok;
             }
@@ -326,13 +333,7 @@ static void worker_publish(struct ld_worker *w, struct rpc_client *cl)
                 struct ld_rep *r = &ld->reps[i];
                 if (r->backend_id != w->backend_id || !r->committed)
                     continue;
-                for (size_t k = 0; k < pp.tablets_len; k++)
-                    if (pp.tablets[k].tablet_id == r->tablet_id) {
-                        r->published = pp.tablets[k].code == 0;
-                        if (!r->published)
-                            snprintf(r->err, sizeof(r->err), "publish_version: %s",
-                                     pp.tablets[k].message ? pp.tablets[k].message : "failed");
-                    }
+                r->published = rep_result(r, pp.tablets, pp.tablets_len, "publish_version");
             }
             idl_publish_version_reply_release(&pp);
         }
